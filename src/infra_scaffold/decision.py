@@ -1,0 +1,394 @@
+"""Lambda or not: a pure decision over a workload profile.
+
+:func:`recommend` takes a frozen :class:`WorkloadProfile` and returns a frozen
+:class:`Recommendation` carrying its *blockers* (limits standard Lambda cannot
+meet, each citing the limit), its *reasons* (including the cost comparison)
+and, when Lambda is chosen, the *cold-start mitigations* that apply. It prints
+nothing and reads only :mod:`infra_scaffold.cost`.
+
+The facts and their sources are listed in ``docs/decision.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from infra_scaffold.cost import CostInputs, CostReport, estimate
+from infra_scaffold.errors import ComputeForbiddenError
+
+__all__ = [
+    "HTTP_API_TIMEOUT_SECONDS",
+    "LAMBDA_MAX_EPHEMERAL_MB",
+    "LAMBDA_MAX_MEMORY_MB",
+    "LAMBDA_MAX_TIMEOUT_SECONDS",
+    "LAMBDA_WORKLOADS",
+    "PROFILE_KEYS",
+    "SERVICE_WORKLOADS",
+    "SYNCHRONOUS_WORKLOADS",
+    "WORKLOADS",
+    "Blocker",
+    "Recommendation",
+    "WorkloadProfile",
+    "check_compute",
+    "recommend",
+]
+
+Compute = Literal["lambda", "container"]
+
+WORKLOADS: Final = (
+    "http_api", "webhook", "s3_events", "sqs_consumer", "dynamodb_stream",
+    "scheduled_job", "websocket", "worker", "ml_inference",
+)  # fmt: skip
+#: Workloads the Lambda project has a shape for.
+LAMBDA_WORKLOADS: Final = WORKLOADS[:6]
+#: Workloads whose caller waits for the answer (behind API Gateway on Lambda).
+SYNCHRONOUS_WORKLOADS: Final = ("http_api", "webhook")
+#: Workloads the container project serves behind a load balancer.
+SERVICE_WORKLOADS: Final = ("http_api", "webhook", "websocket", "ml_inference")
+
+LAMBDA_MAX_TIMEOUT_SECONDS: Final = 900
+HTTP_API_TIMEOUT_SECONDS: Final = 30
+LAMBDA_MIN_MEMORY_MB: Final = 128
+LAMBDA_MAX_MEMORY_MB: Final = 10_240
+LAMBDA_MAX_SYNC_PAYLOAD_KB: Final = 6 * 1024
+LAMBDA_MAX_ASYNC_PAYLOAD_KB: Final = 1024
+LAMBDA_MAX_EPHEMERAL_MB: Final = 10_240
+#: Lambda architecture and API Gateway the generated project uses.
+LAMBDA_ARCHITECTURE: Final = "arm64"
+
+#: The answers a profile is made of (all of them ``copier.yml`` questions).
+PROFILE_KEYS: Final = (
+    "workload", "max_duration_seconds", "needs_websockets", "needs_gpu",
+    "traffic_pattern", "requests_per_month", "avg_duration_ms", "memory_mb",
+    "max_payload_kb", "ephemeral_storage_mb", "latency_sensitive",
+    "provisioned_concurrency", "instance_type",
+)  # fmt: skip
+
+_NO_LAMBDA_SHAPE: Final[Mapping[str, str]] = {
+    "websocket": (
+        "A WebSocket service keeps connections open; this template generates it on "
+        "containers (API Gateway WebSocket APIs can drive Lambda only when all state "
+        "lives outside the function)."
+    ),
+    "worker": (
+        "The worker workload is a long-running process that polls its queue; a short "
+        "queue job on Lambda is the sqs_consumer workload."
+    ),
+    "ml_inference": (
+        "The ml_inference workload loads a model once and serves it from memory on "
+        "instances; a small CPU model can be served by Lambda as an http_api workload."
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadProfile:
+    """The checklist answers the decision is made from."""
+
+    workload: str
+    """One of :data:`WORKLOADS`."""
+    max_duration_seconds: int
+    """Longest run of one request, event or job."""
+    needs_websockets: bool
+    """Clients hold WebSocket connections with in-process state."""
+    needs_gpu: bool
+    """The workload needs a GPU."""
+    traffic_pattern: Literal["spiky", "steady"]
+    """Spiky/unpredictable, or steady around the clock."""
+    requests_per_month: int
+    """Requests, events or jobs per month."""
+    avg_duration_ms: int
+    """Average run time of one request, event or job."""
+    memory_mb: int
+    """Memory one request, event or job needs."""
+    max_payload_kb: int = 256
+    """Largest request or event payload."""
+    ephemeral_storage_mb: int = 512
+    """Scratch disk one request, event or job needs."""
+    latency_sensitive: bool = False
+    """A 200 ms-2 s cold start on some requests would hurt."""
+    provisioned_concurrency: int = 1
+    """Warm environments to keep when provisioned concurrency applies."""
+    instance_type: str = "t4g.small"
+    """Instance type of the container options."""
+
+    @classmethod
+    def from_answers(cls, answers: Mapping[str, Any]) -> WorkloadProfile:
+        """Build a profile from resolved answers (extra keys are ignored)."""
+        return cls(**{key: answers[key] for key in PROFILE_KEYS if key in answers})
+
+    @property
+    def synchronous(self) -> bool:
+        """A caller waits for each response."""
+        return self.workload in SYNCHRONOUS_WORKLOADS
+
+    @property
+    def wants_provisioned_concurrency(self) -> bool:
+        """Cold starts would reach a waiting caller who minds them."""
+        return self.latency_sensitive and self.synchronous
+
+    def cost_inputs(self) -> CostInputs:
+        """The cost model's inputs for this profile, as the projects are generated."""
+        return CostInputs(
+            requests_per_month=self.requests_per_month,
+            avg_duration_ms=self.avg_duration_ms,
+            memory_mb=self.memory_mb,
+            architecture=LAMBDA_ARCHITECTURE,
+            api_gateway="http" if self.synchronous else "none",
+            free_tier=False,
+            provisioned_concurrency=(
+                self.provisioned_concurrency if self.wants_provisioned_concurrency else 0
+            ),
+            instance_type=self.instance_type,
+            load_balancer=self.workload in SERVICE_WORKLOADS,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Blocker:
+    """A limit standard Lambda cannot meet for this workload."""
+
+    id: str
+    """Stable identifier: timeout, api_timeout, persistent_connections, gpu,
+    memory, payload, storage or workload."""
+    message: str
+    """One sentence citing the limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """Which compute fits, and why."""
+
+    compute: Compute
+    """``lambda`` or ``container``."""
+    blockers: tuple[Blocker, ...]
+    """Hard limits that rule Lambda out (empty when Lambda can serve it)."""
+    reasons: tuple[str, ...]
+    """Why this compute, cost comparison included."""
+    mitigations: tuple[str, ...]
+    """Cold-start mitigations that apply (Lambda only)."""
+    costs: CostReport
+    """The monthly cost of every option for this profile."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``scaffold recommend --json`` prints."""
+        return {
+            "compute": self.compute,
+            "blockers": [{"id": b.id, "message": b.message} for b in self.blockers],
+            "reasons": list(self.reasons),
+            "mitigations": list(self.mitigations),
+            "costs": self.costs.to_dict(),
+        }
+
+    def record(self) -> dict[str, Any]:
+        """The compact record a project keeps in its answers (``decision_record``)."""
+        return {
+            "recommended": self.compute,
+            "blockers": [{"id": b.id, "message": b.message} for b in self.blockers],
+            "reasons": list(self.reasons),
+            "mitigations": list(self.mitigations),
+            "monthly_usd": {o.id: round(o.monthly_usd, 2) for o in self.costs.options},
+            "break_even_requests_per_month": dict(self.costs.break_even_requests_per_month),
+            "prices_as_of": self.costs.assumptions["prices_as_of"],
+        }
+
+
+def recommend(profile: WorkloadProfile) -> Recommendation:
+    """Decide between Lambda and containers for ``profile``."""
+    blockers = find_blockers(profile)
+    costs = estimate(profile.cost_inputs())
+    container_cheaper = _container_is_cheaper(costs)
+    if blockers:
+        compute: Compute = "container"
+        reasons = [f"Lambda is ruled out by {len(blockers)} hard limit(s), listed above."]
+    elif profile.traffic_pattern == "steady" and container_cheaper:
+        compute = "container"
+        reasons = [
+            "Traffic is steady and above the break-even: instances running around the "
+            "clock cost less than paying per request."
+        ]
+    elif profile.traffic_pattern == "steady":
+        compute = "lambda"
+        reasons = [
+            "Traffic is steady but below the break-even, so per-request billing is still "
+            "cheaper; re-run the checklist (scaffold update --data requests_per_month=...) "
+            "when it grows."
+        ]
+    else:
+        compute = "lambda"
+        reasons = [
+            "Traffic is spiky or unpredictable: Lambda scales to zero between bursts and "
+            "bills per request, while instances are paid for around the clock and must be "
+            "sized for the peaks."
+        ]
+    reasons.extend(_cost_reasons(costs))
+    mitigations = _mitigations(profile, costs) if compute == "lambda" else ()
+    return Recommendation(compute, blockers, tuple(reasons), tuple(mitigations), costs)
+
+
+def check_compute(recommendation: Recommendation, compute: str) -> None:
+    """Refuse an explicit ``compute`` that a hard blocker rules out."""
+    if compute == "lambda" and recommendation.blockers:
+        raise ComputeForbiddenError(compute, recommendation.blockers[0].message)
+
+
+def find_blockers(profile: WorkloadProfile) -> tuple[Blocker, ...]:
+    """Every hard limit of standard Lambda that ``profile`` exceeds."""
+    found = [
+        _timeout(profile),
+        _api_timeout(profile),
+        _persistent_connections(profile),
+        _gpu(profile),
+        _memory(profile),
+        _payload(profile),
+        _storage(profile),
+        _workload(profile),
+    ]
+    return tuple(blocker for blocker in found if blocker is not None)
+
+
+def _timeout(p: WorkloadProfile) -> Blocker | None:
+    if p.max_duration_seconds <= LAMBDA_MAX_TIMEOUT_SECONDS:
+        return None
+    return Blocker(
+        "timeout",
+        f"One run may take {p.max_duration_seconds:,} s, but Lambda stops an invocation "
+        f"after {LAMBDA_MAX_TIMEOUT_SECONDS} s (15 minutes). Durable functions can chain "
+        "steps of up to 15 minutes into a long workflow, but a single long task needs a "
+        "container.",
+    )
+
+
+def _api_timeout(p: WorkloadProfile) -> Blocker | None:
+    if not p.synchronous or p.max_duration_seconds <= HTTP_API_TIMEOUT_SECONDS:
+        return None
+    if p.max_duration_seconds > LAMBDA_MAX_TIMEOUT_SECONDS:
+        return None  # the timeout blocker already says more
+    return Blocker(
+        "api_timeout",
+        f"A request may take {p.max_duration_seconds:,} s, but API Gateway HTTP API "
+        f"integrations time out after {HTTP_API_TIMEOUT_SECONDS} s.",
+    )
+
+
+def _persistent_connections(p: WorkloadProfile) -> Blocker | None:
+    if not p.needs_websockets:
+        return None
+    return Blocker(
+        "persistent_connections",
+        "Clients hold WebSocket connections with state in the process. API Gateway "
+        "WebSocket APIs idle connections out after 10 minutes, end them after 2 hours, "
+        "and keep no state in the function: all of it must live elsewhere.",
+    )
+
+
+def _gpu(p: WorkloadProfile) -> Blocker | None:
+    if not p.needs_gpu:
+        return None
+    return Blocker(
+        "gpu",
+        "It needs a GPU and standard Lambda has none. (Lambda Managed Instances can "
+        "attach GPUs, for container images on x86_64 only: a niche this template does "
+        "not generate.)",
+    )
+
+
+def _memory(p: WorkloadProfile) -> Blocker | None:
+    if p.memory_mb <= LAMBDA_MAX_MEMORY_MB:
+        return None
+    return Blocker(
+        "memory",
+        f"It needs {p.memory_mb:,} MB of memory; a Lambda function gets "
+        f"{LAMBDA_MIN_MEMORY_MB} to {LAMBDA_MAX_MEMORY_MB:,} MB.",
+    )
+
+
+def _payload(p: WorkloadProfile) -> Blocker | None:
+    limit = LAMBDA_MAX_SYNC_PAYLOAD_KB if p.synchronous else LAMBDA_MAX_ASYNC_PAYLOAD_KB
+    if p.max_payload_kb <= limit:
+        return None
+    kind = "synchronous" if p.synchronous else "asynchronous"
+    return Blocker(
+        "payload",
+        f"Payloads reach {p.max_payload_kb:,} KB; a {kind} Lambda invocation carries at "
+        "most 6 MB when called synchronously and 1 MB asynchronously.",
+    )
+
+
+def _storage(p: WorkloadProfile) -> Blocker | None:
+    if p.ephemeral_storage_mb <= LAMBDA_MAX_EPHEMERAL_MB:
+        return None
+    return Blocker(
+        "storage",
+        f"It needs {p.ephemeral_storage_mb:,} MB of scratch disk; Lambda's /tmp holds at "
+        f"most {LAMBDA_MAX_EPHEMERAL_MB:,} MB (10 GB).",
+    )
+
+
+def _workload(p: WorkloadProfile) -> Blocker | None:
+    hint = _NO_LAMBDA_SHAPE.get(p.workload)
+    return Blocker("workload", hint) if hint else None
+
+
+def _container_is_cheaper(costs: CostReport) -> bool:
+    return costs.option("ec2-asg").monthly_usd < costs.option("lambda").monthly_usd
+
+
+def _cost_reasons(costs: CostReport) -> list[str]:
+    lam, asg, single = (costs.option(i) for i in ("lambda", "ec2-asg", "ec2-single"))
+    volume = costs.inputs.requests_per_month
+    reasons = [
+        f"At {volume:,.0f} requests/month: {lam.label} costs {_usd(lam.monthly_usd)}/month; "
+        f"the container project ({asg.label}) costs {_usd(asg.monthly_usd)}; one bare "
+        f"instance would cost {_usd(single.monthly_usd)} but is not highly available."
+    ]
+    asg_even = costs.break_even_requests_per_month["ec2-asg"]
+    single_even = costs.break_even_requests_per_month["ec2-single"]
+    if asg_even is None:
+        reasons.append("Lambda stays cheaper than the container project at any volume.")
+    else:
+        reasons.append(
+            f"Break-even: the container project is cheaper above {asg_even:,} requests/month "
+            f"(one bare instance: above {_count(single_even)})."
+        )
+    return reasons
+
+
+def _mitigations(profile: WorkloadProfile, costs: CostReport) -> list[str]:
+    lam = costs.option("lambda")
+    items = [
+        "Cold starts add roughly 200 ms to 2 s to the first request a new execution "
+        "environment serves.",
+        "arm64 (Graviton): 20% cheaper per GB-second than x86_64; the project uses it.",
+        "Small package: the function needs only the standard library (boto3 comes with "
+        "the runtime), so there is little to load at start-up.",
+        "Python 3.13 runtime: starts fast compared with Java or .NET.",
+    ]
+    if profile.wants_provisioned_concurrency:
+        warm = sum(usd for item, usd in lam.breakdown if item == "provisioned concurrency")
+        average = profile.requests_per_month / (730 * 3600) * profile.avg_duration_ms / 1000
+        items.append(
+            f"Provisioned concurrency: {profile.provisioned_concurrency} warm environment(s) "
+            f"on a live alias cost {_usd(warm)}/month on top of requests; average "
+            f"concurrency here is {average:.2f}, so size it to your peak."
+        )
+        items.append(
+            "SnapStart (Python 3.12+) cannot be combined with provisioned concurrency, so "
+            "the project uses provisioned concurrency alone."
+        )
+    else:
+        items.append(
+            "SnapStart (Python 3.12+) can shorten cold starts if they start to matter; it "
+            "cannot be combined with provisioned concurrency."
+        )
+    return items
+
+
+def _usd(amount: float) -> str:
+    return f"${amount:,.2f}" if amount >= 0.01 or amount == 0 else "<$0.01"
+
+
+def _count(value: int | None) -> str:
+    return "never" if value is None else f"{value:,}"

@@ -1,0 +1,62 @@
+"""The errors infra-scaffold reports to its users.
+
+Every error a user can cause derives from :class:`ScaffoldError`; the CLI maps
+it to one line on standard error and the error's exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AnswerError",
+    "ComputeForbiddenError",
+    "ConfigError",
+    "MissingAnswerError",
+    "RenderError",
+    "ScaffoldError",
+    "UpdateError",
+]
+
+
+class ScaffoldError(Exception):
+    """Base class of the errors the CLI reports as one line."""
+
+    exit_code: int = 1
+
+
+class AnswerError(ScaffoldError):
+    """An answer breaks a rule: names the key and the rule."""
+
+    exit_code = 2
+
+    def __init__(self, key: str, rule: str) -> None:
+        self.key = key
+        self.rule = rule
+        super().__init__(f"{key}: {rule}")
+
+
+class MissingAnswerError(AnswerError):
+    """A required answer is missing and nobody can be asked for it."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key, f"missing; pass --data {key}=VALUE or --data-file, or run in a terminal")
+
+
+class ComputeForbiddenError(AnswerError):
+    """The chosen compute is ruled out by a hard blocker."""
+
+    def __init__(self, compute: str, reason: str) -> None:
+        super().__init__("compute", f"{compute} is ruled out: {reason}")
+
+
+class ConfigError(ScaffoldError):
+    """A file the tool reads (copier.yml, a data file) is unreadable or malformed."""
+
+    exit_code = 2
+
+
+class RenderError(ScaffoldError):
+    """Rendering a project failed; nothing was left behind."""
+
+
+class UpdateError(ScaffoldError):
+    """A project cannot be updated as asked; it was left as it was."""

@@ -1,0 +1,63 @@
+"""From given answers to a complete, checked set of answers and its recommendation.
+
+Collect (prompts or ``--data``) → :func:`make_plan` → render. The plan holds
+every answer copier records, ``compute`` defaulting to the recommendation and
+``decision_record`` filled in, so rendering needs no further decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from infra_scaffold.contract import Contract, cast_answer
+from infra_scaffold.decision import (
+    PROFILE_KEYS,
+    Recommendation,
+    WorkloadProfile,
+    check_compute,
+    recommend,
+)
+
+__all__ = ["REQUIRED_KEYS", "Plan", "make_plan", "recommend_for"]
+
+#: Answers without a default: a project cannot be made without them.
+REQUIRED_KEYS = ("project_name", "workload")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything needed to render one project."""
+
+    answers: Mapping[str, Any]
+    """Every answer to record, ``decision_record`` included."""
+    recommendation: Recommendation
+    """What the checklist recommends (``answers['compute']`` may differ if allowed)."""
+
+
+def recommend_for(contract: Contract, given: Mapping[str, Any]) -> Recommendation:
+    """Resolve the checklist answers in ``given`` (defaults for the rest) and decide."""
+    checklist = contract.resolve(
+        {k: v for k, v in given.items() if k in PROFILE_KEYS},
+        only=PROFILE_KEYS,
+        required=("workload",),
+        respect_when=False,
+    )
+    return recommend(WorkloadProfile.from_answers(checklist))
+
+
+def make_plan(contract: Contract, given: Mapping[str, Any]) -> Plan:
+    """Complete ``given`` into the answers of a project, or raise AnswerError.
+
+    ``compute`` defaults to the recommendation; an explicit ``compute`` that a
+    hard blocker rules out is refused with the blocker's sentence.
+    """
+    recommendation = recommend_for(contract, given)
+    compute = recommendation.compute
+    if "compute" in given:
+        compute = cast_answer(contract.question("compute"), given["compute"])
+    check_compute(recommendation, compute)
+    answers = contract.resolve({**given, "compute": compute}, required=REQUIRED_KEYS)
+    answers["decision_record"] = recommendation.record()
+    return Plan(answers=answers, recommendation=recommendation)
