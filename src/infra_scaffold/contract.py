@@ -92,7 +92,8 @@ class Contract:
         try:
             return self.tables[name]
         except KeyError:
-            raise ConfigError(f"{self.root / 'copier.yml'}: data table {name!r} is missing") from None
+            where = self.root / "copier.yml"
+            raise ConfigError(f"{where}: data table {name!r} is missing") from None
 
     def workload_table(self, workload: str) -> Mapping[str, Any]:
         """Return the defaults (and the ``ask`` list) of one workload."""
@@ -148,6 +149,9 @@ class Contract:
         ``required`` and left out otherwise. With ``respect_when``, questions
         that do not apply are left out, as copier leaves them out.
         """
+        computed = sorted(set(given) & COMPUTED_ANSWERS)
+        if computed:
+            raise AnswerError(computed[0], "is filled in by scaffold; it cannot be given")
         unknown = sorted(set(given) - set(self.keys))
         if unknown:
             raise AnswerError(unknown[0], f"unknown key; known keys: {', '.join(self.keys)}")
@@ -222,7 +226,10 @@ def _limit_violation(value: Any, limits: Mapping[str, Any]) -> str | None:
         if (low is not None and value < low) or (high is not None and value > high):
             return f"must be an integer from {low} to {high}"
         return None
-    text = str(value)
+    return _text_violation(str(value), limits)
+
+
+def _text_violation(text: str, limits: Mapping[str, Any]) -> str | None:
     low, high = limits.get("min_length"), limits.get("max_length")
     if (low is not None and len(text) < low) or (high is not None and len(text) > high):
         return (
@@ -282,7 +289,7 @@ def _render_jinja(expression: str, context: Mapping[str, Any]) -> str:
     from jinja2.exceptions import TemplateError  # noqa: PLC0415
     from jinja2.sandbox import SandboxedEnvironment  # noqa: PLC0415
 
-    environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)  # noqa: S701
+    environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
     try:
         return environment.from_string(expression).render(**context)
     except TemplateError as error:
@@ -320,8 +327,13 @@ def parse_data_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"--data-file {path}: expected a mapping of KEY: VALUE")
-    # An answers file also carries copier's own keys (_src_path, _commit).
-    return {str(k): v for k, v in data.items() if not str(k).startswith("_")}
+    # An answers file also carries copier's own keys (_src_path, _commit) and
+    # the answers scaffold computes itself: they are not inputs.
+    return {
+        str(k): v
+        for k, v in data.items()
+        if not str(k).startswith("_") and str(k) not in COMPUTED_ANSWERS
+    }
 
 
 def bundled_template() -> Path:
@@ -345,7 +357,7 @@ def load_contract(root: Path | None = None) -> Contract:
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader())  # noqa: S506
     except OSError as error:
-        raise ConfigError(f"{path}: cannot read the template's questions ({error.strerror})") from None
+        raise ConfigError(f"{path}: cannot read the questions ({error.strerror})") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
     if not isinstance(raw, dict):
@@ -355,11 +367,11 @@ def load_contract(root: Path | None = None) -> Contract:
     for name, spec in raw.items():
         if name.startswith("_"):
             continue
-        spec = spec if isinstance(spec, dict) else {"default": spec}
-        if spec.get("when") is False:
-            tables[name] = spec.get("default")
+        details = spec if isinstance(spec, dict) else {"default": spec}
+        if details.get("when") is False:
+            tables[name] = details.get("default")
             continue
-        questions.append(_question(name, spec))
+        questions.append(_question(name, details))
     return Contract(root=root, questions=tuple(questions), tables=tables)
 
 

@@ -24,8 +24,8 @@ __all__ = [
     "API_GATEWAYS",
     "ARCHITECTURES",
     "ASG_INSTANCES",
-    "PRICE_TABLE",
     "PRICES_AS_OF",
+    "PRICE_TABLE",
     "WAF_RULES",
     "CostInputs",
     "CostReport",
@@ -34,6 +34,7 @@ __all__ = [
     "break_even",
     "estimate",
     "price",
+    "price_option",
 ]
 
 Architecture = Literal["arm64", "x86_64"]
@@ -86,8 +87,8 @@ PRICE_TABLE: Final[tuple[Price, ...]] = (
     Price("lambda.free_gb_seconds", 400_000, "GB-seconds/month free (always-free tier)", _LAMBDA),
     Price("lambda.provisioned.x86_64", 0.0000041667, "GB-second provisioned", _LAMBDA),
     Price("lambda.provisioned.arm64", 0.0000033334, "GB-second provisioned", _LAMBDA),
-    Price("lambda.provisioned_duration.x86_64", 0.0000097222, "GB-second run on provisioned", _LAMBDA),
-    Price("lambda.provisioned_duration.arm64", 0.0000077778, "GB-second run on provisioned", _LAMBDA),
+    Price("lambda.provisioned_duration.x86_64", 0.0000097222, "GB-second run warm", _LAMBDA),
+    Price("lambda.provisioned_duration.arm64", 0.0000077778, "GB-second run warm", _LAMBDA),
     Price("apigw.http", 1.00, "1M requests (first 300M)", _APIGW),
     Price("apigw.rest", 3.50, "1M requests (first 333M)", _APIGW),
     Price("apigw.none", 0.0, "1M requests", _APIGW),
@@ -235,6 +236,11 @@ def estimate(inputs: CostInputs) -> CostReport:
     )
 
 
+def price_option(inputs: CostInputs, option_id: str) -> OptionCost:
+    """The monthly cost of one option (without break-even points)."""
+    return _MODELS_BY_ID[option_id](inputs)
+
+
 def break_even(
     inputs: CostInputs,
     lambda_model: Callable[[CostInputs], OptionCost],
@@ -281,7 +287,8 @@ def _lambda(inputs: CostInputs) -> OptionCost:
     if inputs.provisioned_concurrency:
         warm_gb_seconds = inputs.provisioned_concurrency * memory_gb * SECONDS_PER_MONTH
         served_warm = min(gb_seconds, warm_gb_seconds)
-        parts.append(("provisioned concurrency", warm_gb_seconds * price(f"lambda.provisioned.{arch}")))
+        warm_fee = warm_gb_seconds * price(f"lambda.provisioned.{arch}")
+        parts.append(("provisioned concurrency", warm_fee))
         parts.append(
             ("duration on provisioned", served_warm * price(f"lambda.provisioned_duration.{arch}"))
         )
@@ -291,18 +298,22 @@ def _lambda(inputs: CostInputs) -> OptionCost:
     )
     if inputs.api_gateway != "none":
         parts.append(
-            (f"API Gateway {inputs.api_gateway.upper()} API",
-             requests / 1e6 * price(f"apigw.{inputs.api_gateway}"))
+            (
+                f"API Gateway {inputs.api_gateway.upper()} API",
+                requests / 1e6 * price(f"apigw.{inputs.api_gateway}"),
+            )
         )
     gateway = "" if inputs.api_gateway == "none" else f" + {inputs.api_gateway.upper()} API"
-    return OptionCost("lambda", f"Lambda ({arch}){gateway}", tuple(parts))
+    count = inputs.provisioned_concurrency
+    warm = f" + {count} provisioned" if count else ""
+    return OptionCost("lambda", f"Lambda {arch}{gateway}{warm}", tuple(parts))
 
 
 def _ec2_single(inputs: CostInputs) -> OptionCost:
     hourly = price(f"ec2.{inputs.instance_type}")
     return OptionCost(
         "ec2-single",
-        f"1 bare {inputs.instance_type} (the article's comparison; not highly available)",
+        f"1 bare {inputs.instance_type}, not highly available (the article's)",
         (("instance", hourly * HOURS_PER_MONTH),),
     )
 
@@ -311,9 +322,9 @@ def _ec2_asg(inputs: CostInputs) -> OptionCost:
     hourly = price(f"ec2.{inputs.instance_type}")
     parts = [(f"{ASG_INSTANCES} instances", ASG_INSTANCES * hourly * HOURS_PER_MONTH)]
     parts.extend(_edge(inputs))
-    front = _front(inputs)
     return OptionCost(
-        "ec2-asg", f"{ASG_INSTANCES}x {inputs.instance_type}{front} (the generated project)",
+        "ec2-asg",
+        f"{ASG_INSTANCES}x {inputs.instance_type}{_front(inputs)} (generated)",
         tuple(parts),
     )
 
@@ -325,7 +336,9 @@ def _fargate(inputs: CostInputs) -> OptionCost:
     parts = [(f"{FARGATE_TASKS} tasks", FARGATE_TASKS * hourly * HOURS_PER_MONTH)]
     parts.extend(_edge(inputs))
     return OptionCost(
-        "fargate", f"{FARGATE_TASKS}x Fargate task {vcpu:g} vCPU/{memory_gb:g} GB ({arch}), reference",
+        "fargate",
+        f"{FARGATE_TASKS}x Fargate {vcpu:g} vCPU/{memory_gb:g} GB {arch}"
+        f"{_front(inputs)} (reference)",
         tuple(parts),
     )
 
@@ -352,8 +365,8 @@ def _edge(inputs: CostInputs) -> list[tuple[str, float]]:
 
 def _front(inputs: CostInputs) -> str:
     if not inputs.load_balancer:
-        return " (worker: no load balancer)"
-    return " behind an ALB with WAF" if inputs.waf else " behind an ALB"
+        return ", no load balancer"
+    return " + ALB + WAF" if inputs.waf else " + ALB"
 
 
 def _fargate_size(memory_mb: int) -> tuple[float, float]:
@@ -366,6 +379,9 @@ def _fargate_size(memory_mb: int) -> tuple[float, float]:
 
 
 _MODELS: Final = (_lambda, _ec2_single, _ec2_asg, _fargate)
+_MODELS_BY_ID: Final = dict(
+    zip(("lambda", "ec2-single", "ec2-asg", "fargate"), _MODELS, strict=True)
+)
 
 
 def _assumptions(inputs: CostInputs) -> dict[str, Any]:

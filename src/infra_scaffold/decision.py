@@ -340,8 +340,8 @@ def _cost_reasons(costs: CostReport) -> list[str]:
     lam, asg, single = (costs.option(i) for i in ("lambda", "ec2-asg", "ec2-single"))
     volume = costs.inputs.requests_per_month
     reasons = [
-        f"At {volume:,.0f} requests/month: {lam.label} costs {_usd(lam.monthly_usd)}/month; "
-        f"the container project ({asg.label}) costs {_usd(asg.monthly_usd)}; one bare "
+        f"At {volume:,.0f} requests/month: Lambda costs {_usd(lam.monthly_usd)}/month; "
+        f"the container project we generate costs {_usd(asg.monthly_usd)}; one bare "
         f"instance would cost {_usd(single.monthly_usd)} but is not highly available."
     ]
     asg_even = costs.break_even_requests_per_month["ec2-asg"]

@@ -38,7 +38,7 @@ class MissingAnswerError(AnswerError):
     """A required answer is missing and nobody can be asked for it."""
 
     def __init__(self, key: str) -> None:
-        super().__init__(key, f"missing; pass --data {key}=VALUE or --data-file, or run in a terminal")
+        super().__init__(key, f"missing; pass --data {key}=VALUE or --data-file FILE")
 
 
 class ComputeForbiddenError(AnswerError):

@@ -1,0 +1,127 @@
+"""What people read: the recommendation panel, the cost table and the chart.
+
+Pure text: every function returns lines, so reports print fast (no rich import
+on the `recommend` and `cost` paths), read well in a pipe, and are pinned by
+snapshot tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Callable, Iterable
+
+from infra_scaffold.chart import Series, render_chart
+from infra_scaffold.cost import CostReport, price_option
+from infra_scaffold.decision import Recommendation
+
+__all__ = ["cost_lines", "cost_table_lines", "recommendation_lines", "terminal_width"]
+
+VERDICT = {"lambda": "AWS Lambda", "container": "Containers (EC2 Auto Scaling group)"}
+_MARKS = {"lambda": "L", "ec2-single": "S", "ec2-asg": "A", "fargate": "F"}
+
+
+def terminal_width() -> int:
+    """The width reports wrap to (80 to 110 columns)."""
+    return max(80, min(110, shutil.get_terminal_size((100, 24)).columns))
+
+
+def recommendation_lines(
+    recommendation: Recommendation, width: int, current: str | None = None
+) -> list[str]:
+    """The boxed panel `scaffold recommend` and `scaffold new` show.
+
+    ``current`` is the compute a project already uses, if any: a differing
+    recommendation is pointed out.
+    """
+    inner = width - 4
+    body = [f"Recommendation: {VERDICT[recommendation.compute]}"]
+    if current and current != recommendation.compute:
+        body.append(f"This project uses {VERDICT.get(current, current)}.")
+    if recommendation.blockers:
+        body += ["", "Hard blockers for Lambda:"]
+        body += _bullets((f"[{b.id}] {b.message}" for b in recommendation.blockers), inner)
+    body += ["", "Why:"]
+    body += _bullets(recommendation.reasons, inner)
+    if recommendation.mitigations:
+        body += ["", "Cold starts and their mitigations:"]
+        body += _bullets(recommendation.mitigations, inner)
+    body += ["", "Monthly cost for this profile:"]
+    body += cost_table_lines(recommendation.costs, inner)
+    return _box("Lambda or not?", body)
+
+
+def cost_lines(report: CostReport, width: int) -> list[str]:
+    """The table, chart and assumptions of `scaffold cost`."""
+    chart = render_chart(_series(report), _break_even_marks(report), width=min(60, width - 14))
+    return [*cost_table_lines(report, width), "", *chart, "", *_assumptions(report, width)]
+
+
+def cost_table_lines(report: CostReport, width: int) -> list[str]:
+    """Every option's monthly cost, break-even against Lambda, and breakdown."""
+    head = f"{'option':<11}{'USD/month':>11}  {'cheaper than Lambda above':>25}  what"
+    lines = [head, "-" * min(width, len(head) + 30)]
+    label_width = max(20, width - 51)
+    for option in report.options:
+        even = _volume(report.break_even_requests_per_month.get(option.id, "-"))
+        label = textwrap.wrap(option.label, label_width) or [""]
+        lines.append(f"{option.id:<11}{_usd(option.monthly_usd):>11}  {even:>25}  {label[0]}")
+        lines.extend(f"{'':<51}{rest}" for rest in label[1:])
+    lines.append("")
+    for option in report.options:
+        parts = " + ".join(f"{item} {_usd(usd)}" for item, usd in option.breakdown)
+        lines.extend(textwrap.wrap(f"{option.id}: {parts}", width, subsequent_indent="    "))
+    return lines
+
+
+def _assumptions(report: CostReport, width: int) -> list[str]:
+    assumptions = dict(report.assumptions)
+    notes = assumptions.pop("notes")
+    values = ", ".join(f"{key}={value}" for key, value in assumptions.items())
+    lines = ["Assumptions:"]
+    lines += textwrap.wrap(values, width, initial_indent="  ", subsequent_indent="  ")
+    lines += _bullets(notes, width)
+    return lines
+
+
+def _series(report: CostReport) -> list[Series]:
+    def at(option_id: str) -> Callable[[float], float]:
+        return lambda requests: price_option(report.inputs.at(requests), option_id).monthly_usd
+
+    # Lambda last: it is the line every other one is compared with.
+    return [
+        Series(_MARKS.get(option.id, "?"), f"{option.id}: {option.label}", at(option.id))
+        for option in sorted(report.options, key=lambda o: o.id == "lambda")
+    ]
+
+
+def _break_even_marks(report: CostReport) -> list[tuple[str, str, float]]:
+    volumes = report.break_even_requests_per_month
+    return [(_MARKS.get(k, "?"), k, float(v)) for k, v in volumes.items() if v]
+
+
+def _bullets(items: Iterable[str], width: int) -> list[str]:
+    lines: list[str] = []
+    for item in items:
+        lines += textwrap.wrap(item, width, initial_indent="  - ", subsequent_indent="    ")
+    return lines
+
+
+def _box(title: str, body: list[str]) -> list[str]:
+    inner = max(len(line) for line in body) if body else 0
+    inner = max(inner, len(title) + 2)
+    top = f"╭─ {title} " + "─" * (inner - len(title) - 1) + "╮"
+    rows = [f"│ {line:<{inner}} │" for line in body]
+    return [top, *rows, "╰" + "─" * (inner + 2) + "╯"]
+
+
+def _usd(amount: float) -> str:
+    return f"${amount:,.2f}" if amount >= 0.01 or amount == 0 else "<$0.01"
+
+
+def _volume(value: object) -> str:
+    if value is None:
+        return "never"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
