@@ -1,0 +1,163 @@
+"""`scaffold recommend` and `scaffold cost` as users run them: real processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+ARTICLE = [
+    "cost", "--requests-per-month", "1000000", "--avg-duration-ms", "200", "--memory-mb", "128",
+    "--architecture", "x86_64", "--api-gateway", "http", "--no-free-tier", "--json",
+]  # fmt: skip
+
+
+def as_json(result):
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def monthly(data, option_id):
+    return next(o["monthly_usd"] for o in data["options"] if o["id"] == option_id)
+
+
+def test_article_figures_come_out_of_scaffold_cost(scaffold):
+    one = as_json(scaffold(*ARTICLE))
+    assert monthly(one, "lambda") == pytest.approx(1.62, abs=0.005)
+    assert monthly(one, "ec2-single") == pytest.approx(12.26, abs=0.005)
+    ten = as_json(scaffold(*[a if a != "1000000" else "10000000" for a in ARTICLE]))
+    assert monthly(ten, "ec2-single") < monthly(ten, "lambda")
+    assert ten["break_even_requests_per_month"]["ec2-single"] == pytest.approx(7.6e6, rel=0.01)
+    assert set(one) == {"assumptions", "options", "break_even_requests_per_month"}
+    assert {"id", "monthly_usd", "breakdown"} <= set(one["options"][0])
+
+
+def test_recommend_json_carries_the_cost_of_the_same_profile(scaffold):
+    data = as_json(
+        scaffold(
+            "recommend", "--json", "--data", "workload=http_api",
+            "--data", "requests_per_month=3000000", "--data", "latency_sensitive=true",
+        )
+    )  # fmt: skip
+    assert data["compute"] == "lambda" and data["blockers"] == []
+    # The generated Lambda project: arm64, HTTP API, no free tier, one warm
+    # environment; the container project: t4g.small behind an ALB with WAF.
+    same = as_json(
+        scaffold(
+            "cost", "--json", "--requests-per-month", "3000000", "--avg-duration-ms", "120",
+            "--memory-mb", "256", "--architecture", "arm64", "--api-gateway", "http",
+            "--no-free-tier", "--provisioned-concurrency", "1", "--instance-type", "t4g.small",
+            "--load-balancer", "--waf",
+        )
+    )  # fmt: skip
+    assert data["costs"] == same
+
+
+def test_recommend_reports_blockers(scaffold):
+    data = as_json(scaffold("recommend", "--json", "--data", "workload=ml_inference"))
+    assert data["compute"] == "container"
+    assert [b["id"] for b in data["blockers"]] == ["gpu", "workload"]
+    assert data["mitigations"] == []
+
+
+def test_recommend_reads_a_data_file_such_as_an_answers_file(scaffold, tmp_path):
+    answers = tmp_path / ".copier-answers.yml"
+    answers.write_text(
+        "_src_path: https://example.invalid/t.git\n_commit: v0.1.0\ncompute: lambda\n"
+        "project_name: demo-svc\nworkload: http_api\ntraffic_pattern: steady\n"
+        "requests_per_month: 900000000\ndecision_record: {recommended: lambda}\n"
+    )
+    result = scaffold("recommend", "--data-file", str(answers))
+    assert result.returncode == 0, result.stderr
+    assert "Recommendation: Containers" in result.stdout
+    assert "This project uses AWS Lambda." in result.stdout
+
+
+def test_the_panel_explains_blockers_reasons_costs_and_break_even(scaffold):
+    result = scaffold("recommend", "--data", "workload=worker")
+    out = result.stdout
+    for text in ("Lambda or not?", "Hard blockers for Lambda", "[timeout]", "Why:",
+                 "Monthly cost for this profile", "cheaper than Lambda above", "ec2-asg"):  # fmt: skip
+        assert text in out
+    assert all(len(line) <= 100 for line in out.splitlines())
+
+
+def test_the_cost_report_has_table_chart_and_assumptions(scaffold):
+    out = scaffold("cost").stdout
+    assert "requests per month (log scale)" in out and "100k" in out and "1B" in out
+    assert "S on the axis: ec2-single is cheaper above" in out
+    assert "Assumptions:" in out and "Not included anywhere" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["recommend", "--data", "workload=batch"], "workload: must be one of"),
+        (["recommend", "--data", "workload=http_api", "--data", "memory_mb=-5"], "memory_mb:"),
+        (["recommend", "--data", "workload=http_api", "--data", "memory_mb=lots"], "memory_mb:"),
+        (["recommend", "--data", "workload=http_api", "--data", "colour=blue"], "colour: unknown"),
+        (["recommend", "--data", "noequals"], "noequals: expected KEY=VALUE"),
+        (["recommend"], "workload: missing"),
+        (["recommend", "--data-file", "/nonexistent/answers.yml"], "--data-file"),
+        (["cost", "--requests-per-month", "-5"], "'--requests-per-month'"),
+        (["cost", "--requests-per-month", "many"], "'--requests-per-month'"),
+        (["cost", "--memory-mb", "20000"], "'--memory-mb'"),
+        (["cost", "--architecture", "sparc"], "'--architecture'"),
+        (["cost", "--instance-type", "m5.large"], "'--instance-type'"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_field_and_exit_2(scaffold, args, field):
+    result = scaffold(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and field in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "content", [b"workload: [oops\n", b"just text", b"\xff\xfe"], ids=["yaml", "scalar", "binary"]
+)
+def test_malformed_data_files_are_one_line(scaffold, tmp_path, content):
+    path = tmp_path / "data.yml"
+    path.write_bytes(content)
+    result = scaffold("recommend", "--data-file", str(path))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith(f"error: --data-file {path}")
+
+
+PROBE = """
+import json, sys
+from infra_scaffold.cli import main
+sys.argv = ["scaffold", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"copier", "questionary", "rich",
+                "jinja2", "pydantic", "plumbum"})
+print("HEAVY=" + json.dumps(heavy), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["recommend", "--data", "workload=http_api"],
+     ["recommend", "--json", "--data", "workload=worker"], ["cost"], ["cost", "--json"]],
+)  # fmt: skip
+def test_fast_commands_never_import_copier_or_questionary(args):
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=False
+    )
+    heavy = json.loads(result.stderr.rsplit("HEAVY=", 1)[1])
+    assert heavy == []
+
+
+def test_version(scaffold):
+    from infra_scaffold import __version__
+
+    assert scaffold("--version").stdout.strip() == f"scaffold {__version__}"

@@ -1,0 +1,165 @@
+"""The decision engine: every blocker and its edges, traffic patterns, workload defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from infra_scaffold.decision import (
+    LAMBDA_WORKLOADS,
+    WORKLOADS,
+    WorkloadProfile,
+    check_compute,
+    find_blockers,
+    recommend,
+)
+from infra_scaffold.errors import ComputeForbiddenError
+from infra_scaffold.plan import recommend_for
+
+BASE = WorkloadProfile(
+    workload="sqs_consumer",
+    max_duration_seconds=60,
+    needs_websockets=False,
+    needs_gpu=False,
+    traffic_pattern="spiky",
+    requests_per_month=1_000_000,
+    avg_duration_ms=200,
+    memory_mb=256,
+)
+
+
+def profile(**changes):
+    return dataclasses.replace(BASE, **changes)
+
+
+def blocker_ids(p):
+    return [b.id for b in find_blockers(p)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"max_duration_seconds": 899}, []),
+        ({"max_duration_seconds": 900}, []),
+        ({"max_duration_seconds": 901}, ["timeout"]),
+        ({"workload": "http_api", "max_duration_seconds": 30}, []),
+        ({"workload": "http_api", "max_duration_seconds": 31}, ["api_timeout"]),
+        ({"workload": "webhook", "max_duration_seconds": 901}, ["timeout"]),
+        ({"workload": "websocket", "needs_websockets": True},
+         ["persistent_connections", "workload"]),
+        ({"workload": "ml_inference", "needs_gpu": True}, ["gpu", "workload"]),
+        ({"memory_mb": 10_240}, []),
+        ({"memory_mb": 10_241}, ["memory"]),
+        ({"max_payload_kb": 1024}, []),
+        ({"max_payload_kb": 1025}, ["payload"]),
+        ({"workload": "http_api", "max_duration_seconds": 10, "max_payload_kb": 6144}, []),
+        ({"workload": "http_api", "max_duration_seconds": 10, "max_payload_kb": 6145},
+         ["payload"]),
+        ({"ephemeral_storage_mb": 10_240}, []),
+        ({"ephemeral_storage_mb": 10_241}, ["storage"]),
+        ({"workload": "worker"}, ["workload"]),
+        ({"workload": "websocket"}, ["workload"]),
+    ],
+)  # fmt: skip
+def test_blockers_and_their_edges(changes, expected):
+    p = profile(**changes)
+    assert blocker_ids(p) == expected
+    assert recommend(p).compute == ("container" if expected else "lambda")
+
+
+@pytest.mark.parametrize(
+    ("changes", "fact"),
+    [
+        ({"max_duration_seconds": 901}, "900 s (15 minutes)"),
+        ({"max_duration_seconds": 901}, "Durable functions"),
+        ({"workload": "http_api", "max_duration_seconds": 31}, "30 s"),
+        ({"workload": "websocket", "needs_websockets": True}, "10 minutes"),
+        ({"workload": "websocket", "needs_websockets": True}, "2 hours"),
+        ({"workload": "ml_inference", "needs_gpu": True}, "no"),
+        ({"workload": "ml_inference", "needs_gpu": True}, "Managed Instances"),
+        ({"memory_mb": 20_000}, "10,240 MB"),
+        ({"max_payload_kb": 2048}, "6 MB"),
+        ({"ephemeral_storage_mb": 20_000}, "10 GB"),
+    ],
+)  # fmt: skip
+def test_each_blocker_cites_its_limit(changes, fact):
+    assert any(fact in b.message for b in find_blockers(profile(**changes)))
+
+
+def test_lambda_forbidden_by_a_blocker_is_refused_with_its_sentence():
+    rec = recommend(profile(memory_mb=20_000))
+    with pytest.raises(ComputeForbiddenError, match="10,240 MB") as error:
+        check_compute(rec, "lambda")
+    assert error.value.key == "compute"
+    check_compute(rec, "container")
+    check_compute(recommend(BASE), "container")  # containers are never forbidden
+
+
+def test_spiky_traffic_keeps_lambda_even_at_high_volume():
+    rec = recommend(profile(traffic_pattern="spiky", requests_per_month=500_000_000))
+    assert rec.compute == "lambda"
+    assert any("scales to zero" in reason for reason in rec.reasons)
+
+
+def test_steady_traffic_above_the_break_even_moves_to_containers():
+    steady = profile(traffic_pattern="steady", workload="http_api", max_duration_seconds=10)
+    below = recommend(dataclasses.replace(steady, requests_per_month=1_000_000))
+    even = below.costs.break_even_requests_per_month["ec2-asg"]
+    above = recommend(dataclasses.replace(steady, requests_per_month=even + 1_000_000))
+    assert below.compute == "lambda" and above.compute == "container"
+    assert any("below the break-even" in reason for reason in below.reasons)
+    assert any("above the break-even" in reason for reason in above.reasons)
+    assert any(f"{even:,}" in reason for reason in below.reasons)
+
+
+def test_every_reason_list_states_the_costs():
+    for p in (BASE, profile(traffic_pattern="steady"), profile(memory_mb=20_000)):
+        rec = recommend(p)
+        assert any("Lambda costs $" in r and "container project" in r for r in rec.reasons)
+
+
+def test_mitigations_only_for_lambda():
+    assert recommend(profile(memory_mb=20_000)).mitigations == ()
+    mitigations = " ".join(recommend(BASE).mitigations)
+    assert "200 ms to 2 s" in mitigations and "arm64" in mitigations
+    assert "Small package" in mitigations and "SnapStart" in mitigations
+
+
+def test_latency_sensitive_api_gets_provisioned_concurrency_with_its_cost():
+    rec = recommend(profile(workload="http_api", max_duration_seconds=10, latency_sensitive=True))
+    warm = dict(rec.costs.option("lambda").breakdown)["provisioned concurrency"]
+    assert warm > 0
+    text = " ".join(rec.mitigations)
+    assert f"${warm:,.2f}/month" in text
+    assert "cannot be combined with provisioned concurrency" in text
+
+
+def test_latency_sensitive_event_consumer_needs_no_provisioned_concurrency():
+    rec = recommend(profile(latency_sensitive=True))
+    assert "provisioned concurrency" not in dict(rec.costs.option("lambda").breakdown)
+    assert not any(m.startswith("Provisioned concurrency") for m in rec.mitigations)
+
+
+@pytest.mark.parametrize("workload", WORKLOADS)
+def test_every_workload_default_profile_recommends_its_table_compute(contract, workload):
+    rec = recommend_for(contract, {"workload": workload})
+    assert rec.compute == contract.workload_table(workload)["compute"]
+    if workload in LAMBDA_WORKLOADS:
+        assert rec.blockers == ()
+    else:
+        assert "workload" in [b.id for b in rec.blockers]
+
+
+def test_json_shape():
+    data = recommend(BASE).to_dict()
+    assert set(data) == {"compute", "blockers", "reasons", "mitigations", "costs"}
+    blocked = recommend(profile(needs_gpu=True, workload="ml_inference")).to_dict()
+    assert {"id", "message"} == set(blocked["blockers"][0])
+
+
+def test_record_is_what_projects_keep():
+    record = recommend(BASE).record()
+    assert record["recommended"] == "lambda"
+    assert set(record["monthly_usd"]) == {"lambda", "ec2-single", "ec2-asg", "fargate"}
+    assert set(record["break_even_requests_per_month"]) == {"ec2-single", "ec2-asg", "fargate"}
