@@ -41,7 +41,8 @@ def test_recommend_json_carries_the_cost_of_the_same_profile(scaffold):
             "--data", "requests_per_month=3000000", "--data", "latency_sensitive=true",
         )
     )  # fmt: skip
-    assert data["compute"] == "lambda" and data["blockers"] == []
+    assert data["compute"] == "lambda"
+    assert data["blockers"] == []
     # The generated Lambda project: arm64, HTTP API, no free tier, one warm
     # environment; the container project: t4g.small behind an ALB with WAF.
     same = as_json(
@@ -78,17 +79,23 @@ def test_recommend_reads_a_data_file_such_as_an_answers_file(scaffold, tmp_path)
 def test_the_panel_explains_blockers_reasons_costs_and_break_even(scaffold):
     result = scaffold("recommend", "--data", "workload=worker")
     out = result.stdout
-    for text in ("Lambda or not?", "Hard blockers for Lambda", "[timeout]", "Why:",
-                 "Monthly cost for this profile", "cheaper than Lambda above", "ec2-asg"):  # fmt: skip
+    expected = (
+        "Lambda or not?", "Hard blockers for Lambda", "[timeout]", "Why:",
+        "Monthly cost for this profile", "cheaper than Lambda above", "ec2-asg",
+    )  # fmt: skip
+    for text in expected:
         assert text in out
     assert all(len(line) <= 100 for line in out.splitlines())
 
 
 def test_the_cost_report_has_table_chart_and_assumptions(scaffold):
     out = scaffold("cost").stdout
-    assert "requests per month (log scale)" in out and "100k" in out and "1B" in out
+    assert "requests per month (log scale)" in out
+    assert "100k" in out
+    assert "1B" in out
     assert "S on the axis: ec2-single is cheaper above" in out
-    assert "Assumptions:" in out and "Not included anywhere" in out
+    assert "Assumptions:" in out
+    assert "Not included anywhere" in out
 
 
 @pytest.mark.parametrize(
@@ -114,7 +121,8 @@ def test_bad_input_is_one_line_naming_the_field_and_exit_2(scaffold, args, field
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ") and field in lines[0]
+    assert lines[0].startswith("error: ")
+    assert field in lines[0]
     assert "Traceback" not in result.stderr
 
 

@@ -145,7 +145,9 @@ def test_every_price_has_a_unit_and_a_source():
     keys = [row.key for row in PRICE_TABLE]
     assert len(keys) == len(set(keys))
     for row in PRICE_TABLE:
-        assert row.usd >= 0 and row.unit and row.source.startswith("https://aws.amazon.com/")
+        assert row.usd >= 0
+        assert row.unit
+        assert row.source.startswith("https://aws.amazon.com/")
 
 
 def test_prices_of_the_brief():

@@ -107,7 +107,8 @@ def test_steady_traffic_above_the_break_even_moves_to_containers():
     below = recommend(dataclasses.replace(steady, requests_per_month=1_000_000))
     even = below.costs.break_even_requests_per_month["ec2-asg"]
     above = recommend(dataclasses.replace(steady, requests_per_month=even + 1_000_000))
-    assert below.compute == "lambda" and above.compute == "container"
+    assert below.compute == "lambda"
+    assert above.compute == "container"
     assert any("below the break-even" in reason for reason in below.reasons)
     assert any("above the break-even" in reason for reason in above.reasons)
     assert any(f"{even:,}" in reason for reason in below.reasons)
@@ -122,8 +123,10 @@ def test_every_reason_list_states_the_costs():
 def test_mitigations_only_for_lambda():
     assert recommend(profile(memory_mb=20_000)).mitigations == ()
     mitigations = " ".join(recommend(BASE).mitigations)
-    assert "200 ms to 2 s" in mitigations and "arm64" in mitigations
-    assert "Small package" in mitigations and "SnapStart" in mitigations
+    assert "200 ms to 2 s" in mitigations
+    assert "arm64" in mitigations
+    assert "Small package" in mitigations
+    assert "SnapStart" in mitigations
 
 
 def test_latency_sensitive_api_gets_provisioned_concurrency_with_its_cost():

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from copier import run_copy  # noqa: TID251 - tests render with copier directly
+from copier import run_copy
 
 from infra_scaffold.contract import load_contract
 from infra_scaffold.plan import make_plan

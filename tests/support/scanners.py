@@ -30,7 +30,8 @@ class CheckovReport:
     def failures(self) -> list[str]:
         """One line per failed check, for assertion messages."""
         return [
-            f"{c['check_id']} {c['resource']} {c['file_path']}: {c['check_name']}" for c in self.failed
+            f"{c['check_id']} {c['resource']} {c['file_path']}: {c['check_name']}"
+            for c in self.failed
         ]
 
 
@@ -53,9 +54,8 @@ def checkov(target: Path, frameworks: list[str], *, file: bool = False) -> Check
     try:
         data = json.loads(proc.stdout)
     except json.JSONDecodeError:
-        raise RuntimeError(
-            f"checkov crashed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
-        ) from None
+        output = f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+        raise RuntimeError(f"checkov crashed (exit {proc.returncode}):\n{output}") from None
     reports = data if isinstance(data, list) else [data]
     report = CheckovReport()
     for part in reports:
@@ -66,7 +66,9 @@ def checkov(target: Path, frameworks: list[str], *, file: bool = False) -> Check
         report.skipped.extend(results.get("skipped_checks", []))
         report.parsing_errors.extend(results.get("parsing_errors", []))
         report = CheckovReport(
-            report.failed, report.skipped, report.passed + len(results.get("passed_checks", [])),
+            report.failed,
+            report.skipped,
+            report.passed + len(results.get("passed_checks", [])),
             report.parsing_errors,
         )
     return report
@@ -118,6 +120,8 @@ def project_pytest(path: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "AWS_DEFAULT_REGION": "us-east-1"}
     env.pop("PYTEST_ADDOPTS", None)
     return run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=path, env=env,
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=path,
+        env=env,
         timeout=600,
     )
