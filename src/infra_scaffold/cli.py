@@ -225,6 +225,70 @@ def _print_json(data: object) -> None:
     typer.echo(json.dumps(data, indent=2))
 
 
+@app.command()
+def new(
+    dest: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Folder to create (must not exist, or be empty). Default: ./PROJECT_NAME.",
+            show_default=False,
+        ),
+    ] = None,
+    defaults: Annotated[
+        bool,
+        typer.Option(
+            "--defaults",
+            help="Take the default of every answer not given (the workload's defaults, "
+            "the recommended compute); never prompt.",
+        ),
+    ] = False,
+    data: DataOption = None,
+    data_file: DataFileOption = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            metavar="PATH|URL",
+            envvar="SCAFFOLD_TEMPLATE",
+            help="Another template (a platform team's fork): a folder or a git URL. "
+            "Default: the template bundled with this version.",
+        ),
+    ] = None,
+    vcs_ref: Annotated[
+        str | None,
+        typer.Option("--vcs-ref", metavar="REF", help="Git tag or commit of --template to render."),
+    ] = None,
+    git: Annotated[
+        bool,
+        typer.Option(
+            help="Make the project a git repository with one initial commit "
+            "(copier update needs one)."
+        ),
+    ] = True,
+) -> None:
+    """Answer the checklist, see the recommendation, and create the project.
+
+    In a terminal it asks only what was not given with --data/--data-file.
+    Without a terminal (CI, scripts) every answer must be given, or --defaults
+    used: a missing answer stops it at once, naming the key. Nothing is left
+    behind on an error or Ctrl-C. Examples:
+
+        scaffold new orders-api
+
+        scaffold new orders-api --defaults --data workload=sqs_consumer
+    """
+    from infra_scaffold import new_project  # noqa: PLC0415
+
+    new_project.run(
+        dest=dest,
+        given=given_answers(data, data_file),
+        defaults=defaults,
+        template=template,
+        vcs_ref=vcs_ref,
+        git=git,
+    )
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="scaffold")

@@ -20,6 +20,7 @@ from typing import Any
 from infra_scaffold.errors import AnswerError, ConfigError, MissingAnswerError
 
 __all__ = [
+    "COMPUTED_ANSWERS",
     "DATA_TABLES",
     "Contract",
     "Question",

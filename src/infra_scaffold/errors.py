@@ -37,8 +37,8 @@ class AnswerError(ScaffoldError):
 class MissingAnswerError(AnswerError):
     """A required answer is missing and nobody can be asked for it."""
 
-    def __init__(self, key: str) -> None:
-        super().__init__(key, f"missing; pass --data {key}=VALUE or --data-file FILE")
+    def __init__(self, key: str, hint: str = "") -> None:
+        super().__init__(key, f"missing; pass --data {key}=VALUE or --data-file FILE{hint}")
 
 
 class ComputeForbiddenError(AnswerError):

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infra_scaffold.contract import Contract, cast_answer
+from infra_scaffold.contract import COMPUTED_ANSWERS, Contract, cast_answer
 from infra_scaffold.decision import (
     PROFILE_KEYS,
     Recommendation,
@@ -20,7 +20,7 @@ from infra_scaffold.decision import (
     recommend,
 )
 
-__all__ = ["REQUIRED_KEYS", "Plan", "make_plan", "recommend_for"]
+__all__ = ["REQUIRED_KEYS", "Plan", "first_unanswered", "make_plan", "recommend_for"]
 
 #: Answers without a default: a project cannot be made without them.
 REQUIRED_KEYS = ("project_name", "workload")
@@ -61,3 +61,22 @@ def make_plan(contract: Contract, given: Mapping[str, Any]) -> Plan:
     answers = contract.resolve({**given, "compute": compute}, required=REQUIRED_KEYS)
     answers["decision_record"] = recommendation.record()
     return Plan(answers=answers, recommendation=recommendation)
+
+
+def first_unanswered(contract: Contract, given: Mapping[str, Any]) -> str | None:
+    """The first question an interactive run would ask that ``given`` leaves open.
+
+    Without a terminal nobody can be asked: ``scaffold new`` stops at once and
+    names it (``--defaults`` takes every default instead).
+    """
+    resolved = dict(given)
+    for question in contract.questions:
+        name = question.name
+        if name in COMPUTED_ANSWERS or name in resolved:
+            continue
+        if not contract.applies(question, resolved):
+            continue
+        if name in REQUIRED_KEYS or name == "compute" or contract.asks(question, resolved):
+            return name
+        resolved[name] = contract.default(question, resolved)
+    return None

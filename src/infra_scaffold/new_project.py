@@ -1,0 +1,133 @@
+"""`scaffold new`: collect the answers → decide → render → tell the user what happened."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from infra_scaffold.contract import load_contract
+from infra_scaffold.decision import Recommendation
+from infra_scaffold.errors import MissingAnswerError
+from infra_scaffold.plan import Plan, first_unanswered, make_plan
+from infra_scaffold.render import Rendered, Terminated, check_destination, render_project
+from infra_scaffold.report import VERDICT, recommendation_lines, terminal_width
+from infra_scaffold.sources import resolve_source
+
+__all__ = ["NEXT_STEPS", "run"]
+
+#: What to do first in each kind of project (Makefile targets it has).
+NEXT_STEPS = {
+    "lambda": [
+        ("make test", "the project's own unit tests"),
+        ("make scan", "cfn-lint, checkov and bandit"),
+        ("make deploy", "sam build, then sam deploy (confirms the change set)"),
+    ],
+    "container": [
+        ("make test", "the app's own tests"),
+        ("make scan", "hadolint and checkov"),
+        ("make build", "the Docker image"),
+        ("make plan", "terraform plan (fill in terraform.tfvars first)"),
+    ],
+}
+
+
+def run(
+    *,
+    dest: Path | None,
+    given: Mapping[str, Any],
+    defaults: bool,
+    template: str | None,
+    vcs_ref: str | None,
+    git: bool,
+) -> None:
+    """Create one project; exits 130 (Ctrl-C) or 143 (SIGTERM) with nothing written."""
+    try:
+        rendered, plan = _run(dest, dict(given), defaults, template, vcs_ref, git)
+    except KeyboardInterrupt:
+        typer.echo("\nCancelled: nothing was written.", err=True)
+        raise typer.Exit(130) from None
+    except Terminated:
+        typer.echo("\nStopped: nothing was written.", err=True)
+        raise typer.Exit(143) from None
+    _report(rendered, plan)
+
+
+def _run(
+    dest: Path | None,
+    given: dict[str, Any],
+    defaults: bool,
+    template: str | None,
+    vcs_ref: str | None,
+    git: bool,
+) -> tuple[Rendered, Plan]:
+    if dest is not None:
+        check_destination(dest)
+    source = resolve_source(template, vcs_ref)
+    contract = load_contract(source.questions)
+    interactive = not defaults and sys.stdin.isatty()
+    if interactive:
+        from infra_scaffold import prompts  # noqa: PLC0415 - questionary only when asking
+
+        answers = prompts.interview(
+            contract, given, _show, default_name=dest.name if dest else None
+        )
+    else:
+        answers = given
+        if dest is not None:
+            answers.setdefault("project_name", dest.name)
+        contract.resolve(answers, only=tuple(answers), respect_when=False)  # bad values first
+        missing = None if defaults else first_unanswered(contract, answers)
+        if missing:
+            raise MissingAnswerError(missing, " (no terminal to ask in), or use --defaults")
+    plan = make_plan(contract, answers)
+    dest = dest or Path(str(plan.answers["project_name"]))
+    check_destination(dest)
+    if interactive:
+        typer.echo(_summary(plan, dest))
+        if not prompts.confirm(f"Create {dest}?"):
+            raise KeyboardInterrupt
+        with _spinner(f"Rendering {dest} ..."):
+            return render_project(plan, dest, source, git=git), plan
+    return render_project(plan, dest, source, git=git), plan
+
+
+def _show(recommendation: Recommendation) -> None:
+    typer.echo("\n".join(recommendation_lines(recommendation, terminal_width())))
+
+
+def _summary(plan: Plan, dest: Path) -> str:
+    answers = {k: v for k, v in plan.answers.items() if k != "decision_record"}
+    width = max(len(k) for k in answers)
+    lines = ["", "Summary:"]
+    lines += [f"  {key:<{width}}  {value}" for key, value in answers.items()]
+    lines.append(f"  {'into':<{width}}  {dest.absolute()}")
+    return "\n".join(lines)
+
+
+def _spinner(message: str) -> Any:
+    from rich.console import Console  # noqa: PLC0415 - only the interactive path
+
+    return Console(stderr=True).status(message)
+
+
+def _report(rendered: Rendered, plan: Plan) -> None:
+    answers = plan.answers
+    compute = str(answers["compute"])
+    lines = [
+        f"Created {answers['project_name']} ({VERDICT[compute]}, {answers['workload']}) "
+        f"in {rendered.path}:",
+        *(f"  {path}" for path in rendered.files),
+    ]
+    if rendered.committed:
+        lines.append("It is a git repository with one initial commit.")
+    lines += ["", "Next steps:", f"  cd {rendered.path}"]
+    lines += [f"  {command:<12} # {what}" for command, what in NEXT_STEPS[compute]]
+    lines += [
+        "  docs/adr/0001-compute-platform.md records why this compute was chosen.",
+        "  scaffold update pulls in later template releases.",
+    ]
+    typer.echo("\n".join(lines))

@@ -1,0 +1,113 @@
+"""The interactive checklist: the only module that talks to questionary.
+
+Order: project name → workload → the checklist questions that matter for that
+workload (with its defaults) → the recommendation panel → the compute choice
+(defaulting to the recommendation; a choice a blocker rules out is refused
+with the blocker's sentence) → the remaining options. Answers already given
+with ``--data`` are not asked again. Ctrl-C raises KeyboardInterrupt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import questionary
+
+from infra_scaffold.contract import Contract, Question, cast_answer
+from infra_scaffold.decision import check_compute
+from infra_scaffold.errors import AnswerError
+from infra_scaffold.plan import recommend_for
+
+__all__ = ["confirm", "interview"]
+
+_FIRST = ("project_name", "workload")
+
+
+def interview(
+    contract: Contract,
+    given: Mapping[str, Any],
+    show: Callable[[Any], None],
+    default_name: str | None = None,
+) -> dict[str, Any]:
+    """Ask for every answer not in ``given``; return them all (not yet planned).
+
+    ``show`` prints the recommendation panel (it receives the Recommendation).
+    """
+    answers: dict[str, Any] = dict(given)
+    names = [q.name for q in contract.questions]
+    compute_at = names.index("compute")
+    first = [contract.question(name) for name in _FIRST]
+    checklist = [q for q in contract.questions[:compute_at] if q.name not in _FIRST]
+    checklist = [q for q in checklist if names.index(q.name) > names.index("workload")]
+    rest = [q for q in contract.questions if q not in first and q not in checklist]
+
+    for question in first:
+        default = default_name if question.name == "project_name" else None
+        _ask_if_missing(contract, question, answers, default)
+    for question in checklist:
+        if question.name not in answers and contract.asks(question, answers):
+            answers[question.name] = _ask(contract, question, answers)
+    recommendation = recommend_for(contract, answers)
+    show(recommendation)
+    for question in rest:
+        if question.name in answers or question.name == "decision_record":
+            continue
+        if question.name == "compute":
+            answers["compute"] = _ask_compute(contract, question, answers, recommendation)
+        elif contract.applies(question, answers) and contract.asks(question, answers):
+            answers[question.name] = _ask(contract, question, answers)
+    return answers
+
+
+def confirm(message: str) -> bool:
+    """A yes/no question, yes by default."""
+    return bool(questionary.confirm(message, default=True).unsafe_ask())
+
+
+def _ask_if_missing(
+    contract: Contract, question: Question, answers: dict[str, Any], default: Any
+) -> None:
+    if question.name not in answers:
+        answers[question.name] = _ask(contract, question, answers, default)
+
+
+def _ask_compute(
+    contract: Contract, question: Question, answers: dict[str, Any], recommendation: Any
+) -> Any:
+    while True:
+        choice = _ask(contract, question, answers, recommendation.compute)
+        try:
+            check_compute(recommendation, choice)
+        except AnswerError as error:
+            questionary.print(f"  {error.rule}", style="fg:ansired")
+            continue
+        return choice
+
+
+def _ask(
+    contract: Contract, question: Question, answers: dict[str, Any], default: Any = None
+) -> Any:
+    if default is None and question.default is not None:
+        default = contract.default(question, answers)
+    message = f"{question.help or question.name}"
+    if question.type == "bool":
+        return bool(questionary.confirm(message, default=bool(default)).unsafe_ask())
+    if question.choices:
+        choices = [
+            questionary.Choice(title=label, value=value) for label, value in question.choices
+        ]
+        start = default if default in question.choice_values else None
+        return questionary.select(message, choices=choices, default=start).unsafe_ask()
+
+    def validate(text: str) -> bool | str:
+        try:
+            contract.check(question, cast_answer(question, text), answers)
+        except AnswerError as error:
+            return error.rule
+        return True
+
+    text = questionary.text(
+        message, default="" if default is None else str(default), validate=validate
+    ).unsafe_ask()
+    return cast_answer(question, text)

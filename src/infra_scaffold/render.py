@@ -1,0 +1,206 @@
+"""Render a planned project with copier, atomically: all of it, or nothing.
+
+The project is rendered into a temporary folder beside the destination and
+moved into place only when complete (and committed to git, unless asked not
+to). On any error or interrupt (Ctrl-C, SIGTERM, SIGHUP) the temporary folder
+is removed, so the destination is absent afterwards, or exactly as it was.
+This is the only module that imports copier for new projects.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from infra_scaffold import __version__
+from infra_scaffold.errors import AnswerError, RenderError, ScaffoldError
+from infra_scaffold.plan import Plan
+from infra_scaffold.sources import TemplateSource
+
+__all__ = ["ANSWERS_FILE", "Terminated", "check_destination", "render_project"]
+
+ANSWERS_FILE = ".copier-answers.yml"
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived while rendering."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A project on disk."""
+
+    path: Path
+    """Where it is."""
+    files: tuple[Path, ...]
+    """Every file created, relative to :attr:`path`."""
+    committed: bool
+    """Whether it is a git repository with an initial commit."""
+
+
+def check_destination(dest: Path) -> None:
+    """Refuse a destination that exists and is not an empty folder."""
+    if dest.is_file() or dest.is_symlink():
+        raise AnswerError("DEST", f"{dest} is a file; choose a new folder")
+    if dest.is_dir() and any(dest.iterdir()):
+        raise AnswerError(
+            "DEST",
+            f"{dest} is not empty; to bring an existing project up to date run "
+            f"`scaffold update {dest}`",
+        )
+
+
+def render_project(plan: Plan, dest: Path, source: TemplateSource, *, git: bool) -> Rendered:
+    """Render ``plan`` from ``source`` into ``dest``, all or nothing."""
+    dest = dest.absolute()
+    check_destination(dest)
+    created_parents = _make_parents(dest.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.scaffold-", dir=dest.parent))
+    try:
+        with _terminate_as_exception():
+            _copy(plan, staging, source)
+            if source.bundled:
+                _record_source(staging / ANSWERS_FILE, source)
+            if git:
+                _commit(staging, str(plan.answers["project_name"]))
+            files = tuple(sorted(_files(staging)))
+            if dest.is_dir():
+                dest.rmdir()  # empty (checked above); rename cannot replace it everywhere
+            staging.rename(dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for parent in created_parents:
+            shutil.rmtree(parent, ignore_errors=True)
+        raise
+    return Rendered(path=dest, files=files, committed=git)
+
+
+def _copy(plan: Plan, staging: Path, source: TemplateSource) -> None:
+    from copier import run_copy  # noqa: PLC0415 - the one place copier renders
+    from copier.errors import CopierError  # noqa: PLC0415
+
+    try:
+        run_copy(
+            source.location,
+            staging,
+            data=dict(plan.answers),
+            vcs_ref=source.vcs_ref,
+            defaults=True,
+            overwrite=True,
+            quiet=True,
+            unsafe=False,
+        )
+    except ValueError as error:
+        raise _answer_error(error) from None
+    except CopierError as error:
+        raise RenderError(f"the template could not be rendered: {error}") from None
+
+
+def _answer_error(error: ValueError) -> ScaffoldError:
+    """copier's "Validation error for question 'x': rule" as an AnswerError."""
+    text = str(error)
+    prefix = "Validation error for question '"
+    if text.startswith(prefix) and "': " in text:
+        key, rule = text[len(prefix) :].split("': ", 1)
+        return AnswerError(key, rule)
+    return RenderError(f"the template could not be rendered: {text}")
+
+
+def _record_source(answers_file: Path, source: TemplateSource) -> None:
+    """Point the answers file at the template repository and release tag.
+
+    The bundled copy is not a git repository, so copier records its folder;
+    ``copier update`` needs the repository and the tag the copy matches.
+    """
+    import yaml  # noqa: PLC0415
+
+    lines = answers_file.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if not line.startswith(("_src_path:", "_commit:"))]
+    source_lines = yaml.safe_dump(
+        {"_commit": source.record_commit, "_src_path": source.record_src},
+        default_flow_style=False,
+        width=10_000,
+    )
+    first_answer = next((i for i, line in enumerate(kept) if not line.startswith("#")), len(kept))
+    kept.insert(first_answer, source_lines)
+    answers_file.write_text("".join(kept), encoding="utf-8")
+
+
+def _commit(project: Path, name: str) -> None:
+    """Make the project a git repository with one initial commit."""
+    env = dict(os.environ)
+    if not _git_identity_configured():
+        for role in ("AUTHOR", "COMMITTER"):
+            env.setdefault(f"GIT_{role}_NAME", "infra-scaffold")
+            env.setdefault(f"GIT_{role}_EMAIL", "infra-scaffold@localhost")
+    message = f"Scaffold {name} with infra-scaffold {__version__}"
+    for args in (
+        ["init", "--quiet", "--initial-branch=main"],
+        ["add", "--all"],
+        ["-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", message],
+    ):
+        try:
+            subprocess.run(  # noqa: S603 - fixed git argv, no shell
+                ["git", *args],  # noqa: S607
+                cwd=project,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=120,
+            )
+        except FileNotFoundError:
+            raise RenderError("git is not installed; install it or pass --no-git") from None
+        except subprocess.CalledProcessError as error:
+            detail = (error.stderr or error.stdout).strip().splitlines()
+            raise RenderError(f"git {args[0]} failed: {detail[-1] if detail else error}") from None
+
+
+def _git_identity_configured() -> bool:
+    probe = subprocess.run(
+        ["git", "config", "user.email"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return probe.returncode == 0 and bool(probe.stdout.strip())
+
+
+def _files(root: Path) -> Iterator[Path]:
+    for path in root.rglob("*"):
+        if path.is_file() and ".git" not in path.relative_to(root).parts:
+            yield path.relative_to(root)
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create missing parent folders; return the topmost created (to undo)."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing[-1:]
+
+
+@contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """Turn SIGTERM/SIGHUP into an exception so clean-up runs (Ctrl-C already is one)."""
+
+    def _raise(signum: int, frame: FrameType | None) -> None:
+        raise Terminated(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = {sig: signal.signal(sig, _raise) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
