@@ -1,0 +1,1 @@
+"""The service's tests: `make test` (or `python -m pytest`)."""
