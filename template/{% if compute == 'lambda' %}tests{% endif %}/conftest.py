@@ -1,0 +1,30 @@
+"""Unit tests run offline: no AWS credentials, no network, no boto3.
+
+The handlers create their AWS clients on first use and take them as arguments, so
+the tests hand them fakes (tests/fakes.py). boto3 is blocked here: a test that
+would reach AWS fails at once instead of trying the network.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.modules["boto3"] = None
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+
+
+@pytest.fixture
+def load_event() -> Callable[[str], dict[str, Any]]:
+    """Read a sample event from events/ (the same files `sam local invoke -e` uses)."""
+
+    def load(name: str) -> dict[str, Any]:
+        return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+    return load
