@@ -183,14 +183,22 @@ class Recommendation:
         }
 
     def record(self) -> dict[str, Any]:
-        """The compact record a project keeps in its answers (``decision_record``)."""
+        """The compact record a project keeps in its answers (``decision_record``).
+
+        Mappings are sorted by key, as the answers file stores them, so a
+        template iterating over them renders the same before and after a
+        round trip through ``.copier-answers.yml``.
+        """
+        monthly = {o.id: round(o.monthly_usd, 2) for o in self.costs.options}
         return {
             "recommended": self.compute,
             "blockers": [{"id": b.id, "message": b.message} for b in self.blockers],
             "reasons": list(self.reasons),
             "mitigations": list(self.mitigations),
-            "monthly_usd": {o.id: round(o.monthly_usd, 2) for o in self.costs.options},
-            "break_even_requests_per_month": dict(self.costs.break_even_requests_per_month),
+            "monthly_usd": dict(sorted(monthly.items())),
+            "break_even_requests_per_month": dict(
+                sorted(self.costs.break_even_requests_per_month.items())
+            ),
             "prices_as_of": self.costs.assumptions["prices_as_of"],
         }
 

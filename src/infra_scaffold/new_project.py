@@ -69,6 +69,9 @@ def _run(
     source = resolve_source(template, vcs_ref)
     contract = load_contract(source.questions)
     interactive = not defaults and sys.stdin.isatty()
+    if dest is not None and not interactive:
+        given.setdefault("project_name", dest.name)
+    contract.resolve(given, only=tuple(given), respect_when=False)  # bad values first
     if interactive:
         from infra_scaffold import prompts  # noqa: PLC0415 - questionary only when asking
 
@@ -77,9 +80,6 @@ def _run(
         )
     else:
         answers = given
-        if dest is not None:
-            answers.setdefault("project_name", dest.name)
-        contract.resolve(answers, only=tuple(answers), respect_when=False)  # bad values first
         missing = None if defaults else first_unanswered(contract, answers)
         if missing:
             raise MissingAnswerError(missing, " (no terminal to ask in), or use --defaults")

@@ -14,7 +14,7 @@ from typing import Any
 
 import questionary
 
-from infra_scaffold.contract import Contract, Question, cast_answer
+from infra_scaffold.contract import COMPUTED_ANSWERS, Contract, Question, cast_answer
 from infra_scaffold.decision import check_compute
 from infra_scaffold.errors import AnswerError
 from infra_scaffold.plan import recommend_for
@@ -36,11 +36,10 @@ def interview(
     """
     answers: dict[str, Any] = dict(given)
     names = [q.name for q in contract.questions]
-    compute_at = names.index("compute")
     first = [contract.question(name) for name in _FIRST]
-    checklist = [q for q in contract.questions[:compute_at] if q.name not in _FIRST]
-    checklist = [q for q in checklist if names.index(q.name) > names.index("workload")]
-    rest = [q for q in contract.questions if q not in first and q not in checklist]
+    checklist = contract.questions[names.index("workload") + 1 : names.index("compute")]
+    rest = [q for q in contract.questions if q not in checklist]
+    rest = [q for q in rest if q.name not in (*_FIRST, "compute")]
 
     for question in first:
         default = default_name if question.name == "project_name" else None
@@ -50,12 +49,13 @@ def interview(
             answers[question.name] = _ask(contract, question, answers)
     recommendation = recommend_for(contract, answers)
     show(recommendation)
+    if "compute" not in answers:
+        compute = contract.question("compute")
+        answers["compute"] = _ask_compute(contract, compute, answers, recommendation)
     for question in rest:
-        if question.name in answers or question.name == "decision_record":
+        if question.name in answers or question.name in COMPUTED_ANSWERS:
             continue
-        if question.name == "compute":
-            answers["compute"] = _ask_compute(contract, question, answers, recommendation)
-        elif contract.applies(question, answers) and contract.asks(question, answers):
+        if contract.applies(question, answers) and contract.asks(question, answers):
             answers[question.name] = _ask(contract, question, answers)
     return answers
 

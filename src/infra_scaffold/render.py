@@ -103,6 +103,9 @@ def _copy(plan: Plan, staging: Path, source: TemplateSource) -> None:
         raise _answer_error(error) from None
     except CopierError as error:
         raise RenderError(f"the template could not be rendered: {error}") from None
+    except Exception as error:  # a broken fork: Jinja, YAML or file errors inside copier
+        detail = f"{type(error).__name__}: {error}"
+        raise RenderError(f"the template could not be rendered: {detail}") from None
 
 
 def _answer_error(error: ValueError) -> ScaffoldError:

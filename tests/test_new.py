@@ -1,0 +1,288 @@
+"""`scaffold new`: answers without prompts, bad input, atomic rendering, template sources."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from support.render import REPO
+
+from infra_scaffold.sources import DEFAULT_REPOSITORY
+
+
+def answers_file(project: Path) -> dict:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+def test_defaults_render_a_committed_project_recording_the_template_release(scaffold, tmp_path):
+    from infra_scaffold import __version__
+
+    dest = tmp_path / "orders-api"
+    result = scaffold("new", str(dest), "--defaults", "--data", "workload=sqs_consumer")
+    assert result.returncode == 0, result.stderr
+    answers = answers_file(dest)
+    assert answers["_src_path"] == DEFAULT_REPOSITORY
+    assert answers["_commit"] == f"v{__version__}"
+    assert answers["project_name"] == "orders-api"
+    assert answers["compute"] == "lambda"
+    assert answers["decision_record"]["recommended"] == "lambda"
+    log = subprocess.run(
+        ["git", "log", "--format=%s"], cwd=dest, capture_output=True, text=True, check=True
+    )
+    assert log.stdout.splitlines() == [f"Scaffold orders-api with infra-scaffold {__version__}"]
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=dest, capture_output=True, text=True, check=True
+    )
+    assert status.stdout == ""
+    assert "Next steps:" in result.stdout
+    assert "make test" in result.stdout
+
+
+def test_no_git_leaves_a_plain_folder(scaffold, tmp_path):
+    dest = tmp_path / "plain-svc"
+    result = scaffold("new", str(dest), "--defaults", "--no-git", "--data", "workload=worker")
+    assert result.returncode == 0, result.stderr
+    assert not (dest / ".git").exists()
+    assert answers_file(dest)["compute"] == "container"
+
+
+def test_data_file_with_data_overrides(scaffold, tmp_path):
+    org = tmp_path / "org.yml"
+    org.write_text("aws_region: eu-west-1\nworkload: webhook\nrequests_per_month: 5\n")
+    dest = tmp_path / "hooks"
+    result = scaffold(
+        "new", str(dest), "--defaults", "--data-file", str(org), "--data", "requests_per_month=7"
+    )
+    assert result.returncode == 0, result.stderr
+    answers = answers_file(dest)
+    assert (answers["aws_region"], answers["workload"]) == ("eu-west-1", "webhook")
+    assert answers["requests_per_month"] == 7
+
+
+def test_without_a_terminal_a_missing_answer_stops_at_once(scaffold, tmp_path):
+    dest = tmp_path / "svc-one"
+    result = scaffold("new", str(dest), "--data", "workload=http_api")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: description: missing")
+    assert "--defaults" in result.stderr
+    assert not dest.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (["project_name=Orders_API"], "project_name: must be a slug"),
+        (["project_name=" + "a" * 25], "project_name: must be 3 to 24 characters long"),
+        (["project_name=terraform"], "project_name: is a reserved word"),
+        (["project_name=aws-orders"], "project_name: must not start with aws"),
+        (["memory_mb=99999999"], "memory_mb: must be an integer from 128 to 262144"),
+        (["max_duration_seconds=0"], "max_duration_seconds: must be an integer from 1"),
+        (["workload=batch"], "workload: must be one of"),
+        (["traffic_pattern=bursty"], "traffic_pattern: must be one of: spiky, steady"),
+        (["aws_region=moon-1"], "aws_region: must be an AWS region code"),
+        (["description=bell\x07"], "description: must not contain control characters"),
+        (["workload=worker", "compute=lambda"], "compute: lambda is ruled out: One run may take"),
+        (["workload=ml_inference", "compute=lambda"], "compute: lambda is ruled out: It needs a GPU"),
+        (["workload=worker", "compute=container", "instance_type=m5.huge"],
+         "instance_type: must be one of"),
+        (["workload=ml_inference", "compute=container", "instance_type=t4g.small"],
+         "instance_type: a GPU workload needs a GPU instance type"),
+    ],
+)  # fmt: skip
+def test_every_invalid_answer_is_one_line_exit_2_and_nothing_written(
+    scaffold, tmp_path, data, message
+):
+    dest = tmp_path / "new-svc"
+    args = [a for d in ["workload=http_api", *data] for a in ("--data", d)]
+    result = scaffold("new", str(dest), "--defaults", *args)
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: {message}")
+    assert not dest.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_non_empty_destination_is_refused_with_a_pointer_to_update(scaffold, tmp_path):
+    dest = tmp_path / "existing"
+    dest.mkdir()
+    (dest / "keep.txt").write_text("mine")
+    result = scaffold("new", str(dest), "--defaults", "--data", "workload=http_api")
+    assert result.returncode == 2
+    assert f"scaffold update {dest}" in result.stderr
+    assert [p.name for p in dest.iterdir()] == ["keep.txt"]
+
+
+def test_an_empty_destination_folder_is_fine(scaffold, tmp_path):
+    dest = tmp_path / "empty-svc"
+    dest.mkdir()
+    result = scaffold("new", str(dest), "--defaults", "--data", "workload=http_api")
+    assert result.returncode == 0, result.stderr
+    assert (dest / ".copier-answers.yml").is_file()
+
+
+def test_missing_parent_folders_are_created(scaffold, tmp_path):
+    dest = tmp_path / "a" / "b" / "deep-svc"
+    result = scaffold("new", str(dest), "--defaults", "--data", "workload=http_api")
+    assert result.returncode == 0, result.stderr
+    assert dest.is_dir()
+
+
+def test_a_render_failure_leaves_nothing_behind(scaffold, tmp_path):
+    fork = tmp_path / "fork"
+    shutil.copytree(REPO / "template", fork / "template")
+    shutil.copy2(REPO / "copier.yml", fork / "copier.yml")
+    (fork / "template" / "broken.txt.jinja").write_text("{{ no_such_answer.attribute }}")
+    dest = tmp_path / "out" / "broken-svc"
+    result = scaffold(
+        "new", str(dest), "--defaults", "--data", "workload=http_api", "--template", str(fork)
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: the template could not be rendered")
+    assert not (tmp_path / "out").exists()
+
+
+def _git(*args: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def _template_repo(path: Path, tags: list[str]) -> Path:
+    """A git repository holding this template, tagged with ``tags`` in order."""
+    path.mkdir(parents=True)
+    shutil.copy2(REPO / "copier.yml", path / "copier.yml")
+    shutil.copytree(REPO / "template", path / "template")
+    _git("init", "--quiet", "--initial-branch=main", cwd=path)
+    for tag in tags:
+        (path / "template" / "RELEASE.jinja").write_text(f"{tag}\n")
+        _git("add", "--all", cwd=path)
+        _git("-c", "commit.gpgsign=false", "commit", "--quiet", "-m", tag, cwd=path)
+        _git("tag", tag, cwd=path)
+    return path
+
+
+def test_a_local_template_path_is_recorded_absolute(scaffold, tmp_path):
+    fork = tmp_path / "forks" / "ours"
+    shutil.copytree(REPO / "template", fork / "template")
+    shutil.copy2(REPO / "copier.yml", fork / "copier.yml")
+    dest = tmp_path / "svc-from-fork"
+    result = scaffold(
+        "new", str(dest), "--defaults", "--data", "workload=http_api",
+        "--template", "forks/ours", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert answers_file(dest)["_src_path"] == str(fork)
+
+
+def test_git_template_renders_the_latest_tag_or_the_asked_ref(scaffold, tmp_path):
+    repo = _template_repo(tmp_path / "tpl", ["v1.0.0", "v1.1.0", "v2.0.0rc1"])
+    latest = tmp_path / "svc-latest"
+    pinned = tmp_path / "svc-pinned"
+    env = {"SCAFFOLD_TEMPLATE": str(repo)}
+    first = scaffold("new", str(latest), "--defaults", "--data", "workload=http_api", **env)
+    second = scaffold(
+        "new", str(pinned), "--defaults", "--data", "workload=http_api", "--vcs-ref", "v1.0.0",
+        **env,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert (latest / "RELEASE").read_text() == "v1.1.0\n"
+    assert answers_file(latest)["_commit"] == "v1.1.0"
+    assert (pinned / "RELEASE").read_text() == "v1.0.0\n"
+    assert answers_file(pinned)["_commit"] == "v1.0.0"
+
+
+def test_vcs_ref_needs_a_template(scaffold, tmp_path):
+    result = scaffold("new", str(tmp_path / "svc-x"), "--defaults", "--vcs-ref", "v1.0.0")
+    assert result.returncode == 2
+    assert "--vcs-ref needs --template" in result.stderr
+
+
+def test_plain_copier_copy_of_the_repo_gives_the_same_project(scaffold, tmp_path):
+    """The repo root is the template: copier alone makes what `scaffold new` makes."""
+    from copier import run_copy
+
+    root = tmp_path / "checkout"
+    shutil.copytree(
+        REPO, root, ignore=shutil.ignore_patterns(".venv*", ".git", "*_cache", "__pycache__")
+    )
+    _git("init", "--quiet", cwd=root)
+    _git("add", "--all", cwd=root)
+    _git("-c", "commit.gpgsign=false", "commit", "--quiet", "-m", "snapshot", cwd=root)
+    for workload in ("http_api", "worker"):
+        ours = tmp_path / f"ours-{workload.replace('_', '-')}"
+        result = scaffold(
+            "new", str(ours), "--defaults", "--no-git", "--data", f"workload={workload}"
+        )
+        assert result.returncode == 0, result.stderr
+        recorded = {k: v for k, v in answers_file(ours).items() if not k.startswith("_")}
+        theirs = tmp_path / f"theirs-{workload.replace('_', '-')}"
+        run_copy(str(root), theirs, data=recorded, defaults=True, quiet=True, vcs_ref="HEAD")
+        assert _tree(ours) == _tree(theirs)
+
+
+def _tree(root: Path) -> dict[str, str]:
+    files = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            if path.name == ".copier-answers.yml":
+                lines = text.splitlines()
+                text = "\n".join(x for x in lines if not x.startswith(("_src_path", "_commit")))
+            files[str(path.relative_to(root))] = text
+    return files
+
+
+def test_the_built_wheel_works_offline_outside_the_checkout(tmp_path):
+    """pip install of the wheel carries the template: no repo, no network needed."""
+    import sys
+    import sysconfig
+
+    wheels = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "--quiet", "-w", str(wheels), str(REPO)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    (wheel,) = wheels.glob("infra_scaffold-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    subprocess.run(
+        [py, "-m", "pip", "install", "--no-index", "--no-deps", "--quiet", str(wheel)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    # Its dependencies come from the test environment, read-only, through a
+    # .pth file: the package itself is imported from the new venv only.
+    site = subprocess.run(
+        [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    (Path(site) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SCAFFOLD_TEMPLATE")}
+    env.update(
+        {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
+         "GIT_ALLOW_PROTOCOL": "file"},
+    )  # fmt: skip
+    where = subprocess.run(
+        [py, "-c", "import infra_scaffold, sys; print(infra_scaffold.__file__)"],
+        cwd=work, env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert where.startswith(str(venv))
+    result = subprocess.run(
+        [venv / "bin" / "scaffold", "new", "wheel-svc", "--defaults",
+         "--data", "workload=scheduled_job"],
+        cwd=work, env=env, capture_output=True, text=True, check=False, timeout=300,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    answers = answers_file(work / "wheel-svc")
+    assert answers["_src_path"] == DEFAULT_REPOSITORY
+    assert answers["workload"] == "scheduled_job"
+    assert (work / "wheel-svc" / "docs" / "adr" / "0001-compute-platform.md").is_file()
