@@ -45,8 +45,12 @@ def interview(
         default = default_name if question.name == "project_name" else None
         _ask_if_missing(contract, question, answers, default)
     for question in checklist:
-        if question.name not in answers and contract.asks(question, answers):
+        if question.name in answers:
+            continue
+        if contract.asks(question, answers):
             answers[question.name] = _ask(contract, question, answers)
+        else:  # does not matter for this workload: its default, like copier
+            answers[question.name] = contract.default(question, answers)
     recommendation = recommend_for(contract, answers)
     show(recommendation)
     if "compute" not in answers:

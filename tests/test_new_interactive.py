@@ -1,0 +1,144 @@
+"""`scaffold new` in a real terminal (pexpect), and interrupted while rendering."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+import yaml
+from support.render import REPO
+
+DOWN, UP, ENTER = "\x1b[B", "\x1b[A", "\r"
+
+
+def spawn(*args: str, cwd: Path) -> pexpect.spawn:
+    env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "COLUMNS": "120", "TERM": "xterm"}
+    return pexpect.spawn(
+        sys.executable, ["-m", "infra_scaffold", *args], cwd=str(cwd), env=env,
+        encoding="utf-8", timeout=90, dimensions=(60, 120),
+    )  # fmt: skip
+
+
+def answer(child: pexpect.spawn, prompt: str, keys: str = ENTER) -> None:
+    child.expect(prompt)
+    child.send(keys)
+
+
+def test_the_whole_conversation_ends_in_a_project(tmp_path):
+    child = spawn("new", cwd=tmp_path)
+    answer(child, "Project name", "queue-worker\r")
+    answer(child, "What kind of service", DOWN * 3 + ENTER)  # SQS queue consumer
+    answer(child, "Longest time", ENTER)
+    answer(child, "How does the traffic arrive", DOWN + ENTER)  # steady
+    answer(child, "Requests, events or jobs per month", "\b" * 10 + "2000000\r")
+    answer(child, "Average time", ENTER)
+    answer(child, "Memory", "\b" * 5 + "512\r")
+    answer(child, "Largest request", ENTER)
+    child.expect("Recommendation: AWS Lambda")
+    child.expect("Break-even")
+    answer(child, "Where should it run", ENTER)  # the recommendation is the default
+    answer(child, "One sentence", "\b" * 60 + 'Bills "orders" #1\r')
+    answer(child, "AWS region", ENTER)
+    child.expect("Summary:")
+    answer(child, r"Create .*queue-worker\?", ENTER)
+    child.expect("Created queue-worker")
+    child.expect("Next steps:")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    answers = yaml.safe_load((tmp_path / "queue-worker" / ".copier-answers.yml").read_text())
+    assert answers["workload"] == "sqs_consumer"
+    assert answers["traffic_pattern"] == "steady"
+    assert answers["requests_per_month"] == 2_000_000
+    assert answers["memory_mb"] == 512
+    assert answers["compute"] == "lambda"
+    assert answers["description"] == 'Bills "orders" #1'
+    assert answers["max_duration_seconds"] == 60  # the workload's default, accepted
+
+
+def test_a_compute_a_blocker_rules_out_is_refused_with_its_sentence(tmp_path):
+    child = spawn("new", "long-jobs", "--data", "description=Batch", cwd=tmp_path)
+    answer(child, "Project name", ENTER)  # default: the folder name
+    answer(child, "What kind of service", DOWN * 7 + ENTER)  # long-running queue worker
+    for prompt in ("Longest time", "traffic", "per month", "Average time", "Memory", "Scratch"):
+        answer(child, prompt, ENTER)
+    child.expect("Recommendation: Containers")
+    answer(child, "Where should it run", UP + ENTER)  # pick Lambda anyway
+    child.expect("lambda is ruled out: One run may take 3,600 s")
+    answer(child, "Where should it run", ENTER)  # asked again, the recommendation first
+    answer(child, "AWS region", ENTER)
+    answer(child, "EC2 instance type", ENTER)
+    answer(child, r"Create .*long-jobs\?", ENTER)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    answers = yaml.safe_load((tmp_path / "long-jobs" / ".copier-answers.yml").read_text())
+    assert answers["compute"] == "container"
+    assert answers["workload"] == "worker"
+
+
+@pytest.mark.parametrize("stop_at", ["What kind of service", "Memory", "Create"])
+def test_ctrl_c_at_any_prompt_writes_nothing(tmp_path, stop_at):
+    child = spawn("new", "half-done", "--data", "workload=http_api", cwd=tmp_path)
+    prompts = ["Project name", "Longest time", "traffic", "per month", "Average time", "Memory",
+               "Largest", "cold start", "Where should it run", "One sentence", "AWS region",
+               "authenticate", "Create"]  # fmt: skip
+    if stop_at == "What kind of service":
+        child.close(force=True)
+        child = spawn("new", "half-done", cwd=tmp_path)
+        prompts = ["Project name", "What kind of service"]
+    for prompt in prompts:
+        child.expect(prompt)
+        if prompt == stop_at:
+            child.sendcontrol("c")
+            break
+        child.send(ENTER)
+    child.expect("Cancelled: nothing was written.")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert list(tmp_path.iterdir()) == []
+
+
+def _slow_fork(root: Path) -> Path:
+    """This template plus one file that takes seconds to render."""
+    shutil.copytree(REPO / "template", root / "template")
+    shutil.copy2(REPO / "copier.yml", root / "copier.yml")
+    (root / "template" / "slow.txt.jinja").write_text(
+        "{% for i in range(100000) %}{% for j in range(300) %}{% endfor %}{% endfor %}done\n"
+    )
+    return root
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_killed_while_rendering_leaves_no_destination(tmp_path, sig, code):
+    fork = _slow_fork(tmp_path / "fork")
+    parent = tmp_path / "projects"
+    parent.mkdir()
+    dest = parent / "interrupted"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "infra_scaffold", "new", str(dest), "--defaults",
+         "--data", "workload=http_api", "--template", str(fork)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".interrupted.scaffold-") for p in parent.iterdir()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.5)  # well inside the render: the slow file takes seconds
+    assert proc.poll() is None
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "nothing was written" in err
+    assert list(parent.iterdir()) == []
