@@ -1,0 +1,133 @@
+"""Every valid answer set renders, and free text renders inertly in every file type.
+
+A property-based test walks the answer space; a table of hostile strings
+checks the escaping in YAML, JSON, TOML, HCL, Python, Markdown, Dockerfiles
+and Makefiles of both project kinds.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support.files import parse, strings, structured_files
+from support.render import REPO
+
+from infra_scaffold.contract import load_contract
+from infra_scaffold.decision import WORKLOADS
+from infra_scaffold.plan import make_plan
+from infra_scaffold.render import render_project
+from infra_scaffold.sources import resolve_source
+
+CONTRACT = load_contract(REPO)
+MARK = "DESC:"
+HOSTILE = [
+    'He said "hi" \\ and left',
+    "line one\nline two\r\nline three\ttabbed",
+    "${var.secret} %{ if true }x%{ endif } $${literal}",
+    "{{ 7 * 7 }} {% raw %} {# comment #}",
+    "!Ref AWS::AccountId !GetAtt X.Arn !Sub '${AWS::Region}'",
+    "# not a comment; // nor this; <!-- nor this -->",
+    "it's 'single' and \"double\" and `back` ticks",
+    "ünïcödé — 日本語 — emoji 😀 — RTL \u202e",
+    "\u2028line separator\u2029paragraph separator",
+    "\\n \\t \\u0041 \\\\ escapes that are text",
+    "- [x] list: {a: b}, *bold*, _it_, [l](javascript:alert(1)) <script>alert(1)</script>",
+    "key: value\n---\nother: doc",
+    "trailing backslash \\",
+    "   leading and trailing spaces   ",
+]
+
+
+def _render(given: dict, folder: Path) -> Path:
+    plan = make_plan(CONTRACT, given)
+    dest = folder / str(given["project_name"])
+    render_project(plan, dest, resolve_source(None, None), git=False)
+    return dest
+
+
+def _check_project(project: Path, description: str) -> None:
+    seen_in = set()
+    for path in structured_files(project):
+        data = parse(path)  # raises if the file does not parse
+        for text in strings(data):
+            if MARK in text:
+                assert description in text, f"{path.relative_to(project)}: {text!r}"
+                seen_in.add(path.suffix)
+    assert {".yml", ".toml"} <= seen_in, seen_in  # answers file; pyproject.toml
+    raw_is_markup = any(c in description for c in "#*_[]<>`\n!{}")
+    for path in project.rglob("*"):
+        if not path.is_file() or ".git" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if path.name in ("Dockerfile", "Makefile", ".dockerignore") or path.suffix == ".sh":
+            assert MARK not in text, f"free text in {path.name}"
+        if path.suffix == ".md" and raw_is_markup:
+            assert description not in text, f"raw free text in {path.relative_to(project)}"
+
+
+descriptions = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff")
+    | st.sampled_from(["\n", "\t", "\r", "$", "{", "%", "\\", '"', "'", "#", "!"]),
+    max_size=60,
+).map(lambda text: f"{MARK}{text}")
+
+
+@st.composite
+def answer_sets(draw: st.DrawFn) -> dict:
+    workload = draw(st.sampled_from(WORKLOADS))
+    limit = draw(st.integers(1, 3600))
+    answers = {
+        "project_name": draw(st.from_regex(r"[a-z][a-z0-9]{1,8}-[a-z0-9]{1,8}", fullmatch=True)),
+        "description": draw(descriptions),
+        "aws_region": draw(st.sampled_from(["us-east-1", "eu-west-1", "ap-southeast-2"])),
+        "workload": workload,
+        "max_duration_seconds": limit,
+        "needs_websockets": workload == "websocket" and draw(st.booleans()),
+        "needs_gpu": workload == "ml_inference" and draw(st.booleans()),
+        "traffic_pattern": draw(st.sampled_from(["spiky", "steady"])),
+        "requests_per_month": draw(st.integers(0, 10**10)),
+        "avg_duration_ms": draw(st.integers(1, limit * 1000)),
+        "memory_mb": draw(st.integers(128, 16_384)),
+        "latency_sensitive": draw(st.booleans()),
+    }
+    if answers["project_name"].startswith(("aws", "ssm", "amazon", "xn")):
+        answers["project_name"] = "p" + answers["project_name"][1:]
+    blocked = make_plan(CONTRACT, answers).recommendation.blockers
+    answers["compute"] = "container" if blocked else draw(st.sampled_from(["lambda", "container"]))
+    if answers["compute"] == "container":
+        gpu_types = ["g4dn.xlarge", "g5.xlarge"]
+        answers["instance_type"] = draw(
+            st.sampled_from(gpu_types if answers["needs_gpu"] else ["t4g.small", *gpu_types])
+        )
+    elif workload == "http_api":
+        answers["api_auth"] = draw(st.sampled_from(["jwt", "none"]))
+    return answers
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(answers=answer_sets())
+def test_every_valid_answer_set_renders_and_parses(answers):
+    with tempfile.TemporaryDirectory() as folder:
+        project = _render(answers, Path(folder))
+        _check_project(project, answers["description"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("hostile", HOSTILE)
+@pytest.mark.parametrize(
+    ("workload", "compute"), [("http_api", "lambda"), ("websocket", "container")]
+)
+def test_hostile_free_text_renders_inertly(tmp_path, hostile, workload, compute):
+    description = f"{MARK}{hostile}"
+    answers = {"project_name": "hostile-svc", "workload": workload, "compute": compute,
+               "description": description}  # fmt: skip
+    _check_project(_render(answers, tmp_path), description)
