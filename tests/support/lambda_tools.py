@@ -1,0 +1,203 @@
+"""Helpers for the Lambda project tests: offline SAM transform, skips, IAM, packaging."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import subprocess
+import tomllib
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import yaml
+from copier import run_copy
+from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+from samtranslator.utils.py27hash_fix import (
+    to_py27_compatible_template,
+    undo_mark_unicode_str_in_template,
+)
+from samtranslator.yaml_helper import intrinsics_multi_constructor
+
+from support.render import answers_for
+from support.scanners import CheckovReport, checkov_bin
+
+#: Where `sam package` would have uploaded the code; the transform needs an S3 URI.
+PACKAGED_CODE_URI = "s3://packaged-artifacts/code.zip"
+
+#: Actions that have no resource-level permissions, so only ``"Resource": "*"`` works.
+UNSCOPABLE_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+
+
+class CfnLoader(yaml.SafeLoader):
+    """A YAML loader that reads CloudFormation short-form intrinsics (``!Ref``, ``!Sub``...)."""
+
+
+CfnLoader.add_multi_constructor("!", intrinsics_multi_constructor)
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    """Parse a CloudFormation/SAM template (YAML with intrinsic tags) into plain data."""
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+    if not isinstance(data, dict):
+        raise TypeError(f"{path} is not a template")
+    return data
+
+
+def render_plain(template: Path, dest: Path, **given: Any) -> Path:
+    """Render as plain ``copier copy`` does: the same answers, no decision record."""
+    answers = answers_for(**given)
+    answers["decision_record"] = {}
+    run_copy(str(template), dest, data=answers, defaults=True, quiet=True)
+    return dest
+
+
+class StubPolicyLoader:
+    """Stands in for the IAM call that maps managed-policy names to ARNs (offline)."""
+
+    def load(self) -> dict[str, str]:
+        """No managed policies: the template attaches none."""
+        return {}
+
+
+def sam_transform(template: dict[str, Any], region: str = "us-east-1") -> dict[str, Any]:
+    """The template as CloudFormation expands it, computed offline with aws-sam-translator.
+
+    What ``samtranslator.translator.transform.transform`` does, with the region given
+    instead of looked up, the IAM lookup stubbed and the code "packaged" (the
+    transform wants an S3 URI where ``sam package`` would have put one).
+    """
+    packaged = copy.deepcopy(template)
+    for resource in packaged.get("Resources", {}).values():
+        props = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::Serverless::Function" and isinstance(
+            props.get("CodeUri"), str
+        ):
+            props["CodeUri"] = PACKAGED_CODE_URI
+    params: dict[str, Any] = {}
+    to_py27_compatible_template(packaged, params)
+    metrics = Metrics("ServerlessTransform", DummyMetricsPublisher())
+    # The translator reads only the session's region_name (no AWS call).
+    session = SimpleNamespace(region_name=region)
+    translator = Translator(None, Parser(), boto_session=session, metrics=metrics)
+    translated = translator.translate(
+        packaged, parameter_values=params, get_managed_policy_map=StubPolicyLoader().load
+    )
+    metrics.publish()
+    return undo_mark_unicode_str_in_template(translated)  # type: ignore[no-any-return]
+
+
+def write_transformed(project: Path, dest: Path) -> Path:
+    """Write the transformed template of ``project`` to ``dest/template.json``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / "template.json"
+    transformed = sam_transform(load_template(project / "template.yaml"))
+    out.write_text(json.dumps(transformed, indent=2), encoding="utf-8")
+    return out
+
+
+def metadata_skips(template: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """``{(check id, logical id): reason}`` for every checkov skip in resource Metadata."""
+    skips: dict[tuple[str, str], str] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            skips[(skip["id"], logical_id)] = skip.get("comment", "")
+    return skips
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def allow_statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(logical id, statement)`` for every Allow statement of the IAM roles and policies."""
+    for logical_id, resource in template.get("Resources", {}).items():
+        props = resource.get("Properties", {})
+        documents = []
+        if resource.get("Type") == "AWS::IAM::Role":
+            documents = [policy["PolicyDocument"] for policy in props.get("Policies", [])]
+        elif resource.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            documents = [props["PolicyDocument"]]
+        for document in documents:
+            for statement in _as_list(document["Statement"]):
+                if statement.get("Effect") == "Allow":
+                    yield logical_id, statement
+
+
+def privilege_findings(template: dict[str, Any]) -> list[str]:
+    """IAM grants broader than needed: wildcard actions, ``*`` resources, managed policies."""
+    findings = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Properties", {}).get("ManagedPolicyArns"):
+            findings.append(f"{logical_id}: managed policies attached")
+    for logical_id, statement in allow_statements(template):
+        actions = _as_list(statement.get("Action", []))
+        resources = _as_list(statement.get("Resource", []))
+        for action in actions:
+            if not isinstance(action, str) or action == "*" or action.endswith(":*"):
+                findings.append(f"{logical_id} {statement.get('Sid')}: wildcard action {action}")
+        if "*" in resources and not set(actions) <= UNSCOPABLE_ACTIONS:
+            findings.append(f"{logical_id} {statement.get('Sid')}: {actions} on every resource")
+    return findings
+
+
+def checkov_cloudformation(template: Path) -> tuple[CheckovReport, frozenset[str]]:
+    """checkov on one CloudFormation file, as ``scanners.checkov`` runs it, plus the ids
+    of the checks that passed (CheckovReport keeps only their number)."""
+    cmd = [checkov_bin(), "-f", str(template), "--framework", "cloudformation"]
+    cmd += ["--skip-download", "--output", "json", "--compact"]
+    env = {**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=600)
+    try:
+        data = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        tail = f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+        raise RuntimeError(f"checkov crashed (exit {proc.returncode}):\n{tail}") from None
+    if isinstance(data, list) or "results" not in data:
+        raise RuntimeError(f"checkov did not scan {template} as one CloudFormation template")
+    results = data["results"]
+    passed = results.get("passed_checks", [])
+    report = CheckovReport(
+        failed=results.get("failed_checks", []),
+        skipped=results.get("skipped_checks", []),
+        passed=len(passed),
+        parsing_errors=results.get("parsing_errors", []),
+    )
+    return report, frozenset(check["check_id"] for check in passed)
+
+
+def zipped_size(directory: Path) -> int:
+    """Bytes of ``directory`` zipped (deflate) as a Lambda deployment package."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, path.relative_to(directory).as_posix())
+    return len(buffer.getvalue())
+
+
+def parse_structured(path: Path) -> Any:
+    """Parse a YAML, JSON or TOML file of a rendered project (raises if it does not parse)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yml", ".yaml"):
+        return yaml.load(text, Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+    if path.suffix == ".json":
+        return json.loads(text)
+    if path.suffix == ".toml":
+        return tomllib.loads(text)
+    raise ValueError(f"no parser for {path}")
+
+
+def structured_files(project: Path) -> list[Path]:
+    """Every YAML, JSON and TOML file of a rendered project."""
+    return sorted(
+        path
+        for path in project.rglob("*")
+        if path.is_file() and path.suffix in (".yml", ".yaml", ".json", ".toml")
+    )

@@ -1,0 +1,592 @@
+"""The Lambda project (compute=lambda, issue 3).
+
+Every workload renders a project that passes cfn-lint, checkov (on template.yaml and
+after the SAM transform), bandit, ruff and its own tests, and has the shape its
+workload needs. Each variant is rendered once for the module; the scanners of all
+variants run concurrently.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from support.lambda_tools import (
+    checkov_cloudformation,
+    load_template,
+    metadata_skips,
+    parse_structured,
+    privilege_findings,
+    render_plain,
+    sam_transform,
+    structured_files,
+    write_transformed,
+    zipped_size,
+)
+from support.render import REPO, answers_for, plain_template, render
+from support.scanners import CheckovReport, bandit, cfn_lint, project_pytest, run, tool
+
+pytestmark = pytest.mark.slow
+
+#: The variants issue 3 asks for: every workload, http_api warm and public.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "http_api": {"workload": "http_api"},
+    "http_api_warm": {
+        "workload": "http_api",
+        "latency_sensitive": True,
+        "provisioned_concurrency": 3,
+    },
+    "http_api_public": {"workload": "http_api", "api_auth": "none"},
+    "webhook": {"workload": "webhook"},
+    "s3_events": {"workload": "s3_events"},
+    "sqs_consumer": {"workload": "sqs_consumer", "max_duration_seconds": 45},
+    "dynamodb_stream": {"workload": "dynamodb_stream"},
+    "scheduled_job": {"workload": "scheduled_job"},
+}
+WORKLOADS = ("http_api", "webhook", "s3_events", "sqs_consumer", "dynamodb_stream", "scheduled_job")
+#: Variants with a dead-letter queue.
+WITH_DLQ = ("s3_events", "sqs_consumer", "dynamodb_stream", "scheduled_job")
+#: Free text with everything that breaks naive templating.
+HOSTILE = (
+    'Orders "API" \\ C:\\new\\table\nline two\r\n\ttabbed ${x} %{x} {{ x }} {% if %} '
+    "!Ref X # not a comment 'single' ünïcødé 日本語 \u2028 emoji 🚀🔥 & <b>"
+)
+CODE_ZIP_LIMIT = 20 * 1024
+
+Scans = dict[tuple[str, str], Future[Any]]
+
+
+# --- Rendering and scanning, once per module ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("lambda")
+
+
+@pytest.fixture(scope="module")
+def projects(workdir: Path) -> dict[str, Path]:
+    """Every variant, plus a hostile description (http_api) and plain copier (no record)."""
+    template = plain_template(workdir / "template")
+    rendered = {
+        name: render(template, workdir / name, compute="lambda", **given)
+        for name, given in VARIANTS.items()
+    }
+    rendered["hostile"] = render(
+        template, workdir / "hostile", compute="lambda", workload="http_api", description=HOSTILE
+    )
+    rendered["plain"] = render_plain(
+        template, workdir / "plain", compute="lambda", workload="scheduled_job"
+    )
+    return rendered
+
+
+@pytest.fixture(scope="module")
+def transformed(projects: dict[str, Path], workdir: Path) -> dict[str, Path]:
+    """The template of each variant after the SAM transform (offline)."""
+    return {name: write_transformed(projects[name], workdir / "sam" / name) for name in VARIANTS}
+
+
+@pytest.fixture(scope="module")
+def scans(projects: dict[str, Path], transformed: dict[str, Path]) -> Iterator[Scans]:
+    """Every scanner on every variant, started at once; each test waits for its own."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        jobs: Scans = {}
+        for name in VARIANTS:
+            template = projects[name] / "template.yaml"
+            jobs["checkov", name] = pool.submit(checkov_cloudformation, template)
+            jobs["checkov-sam", name] = pool.submit(checkov_cloudformation, transformed[name])
+        for name in [*VARIANTS, "hostile"]:
+            jobs["cfn-lint", name] = pool.submit(cfn_lint, projects[name] / "template.yaml")
+            jobs["pytest", name] = pool.submit(project_pytest, projects[name])
+            jobs["bandit", name] = pool.submit(bandit, projects[name] / "src")
+        yield jobs
+
+
+def checkov_result(scans: Scans, kind: str, name: str) -> tuple[CheckovReport, frozenset[str]]:
+    report, passed = scans[kind, name].result()
+    return report, passed
+
+
+def given(name: str) -> dict[str, Any]:
+    """The complete answers a variant was rendered with."""
+    return answers_for(compute="lambda", **VARIANTS[name])
+
+
+def template_of(projects: dict[str, Path], name: str) -> dict[str, Any]:
+    return load_template(projects[name] / "template.yaml")
+
+
+def function_of(template: dict[str, Any]) -> dict[str, Any]:
+    props: dict[str, Any] = template["Resources"]["Function"]["Properties"]
+    return props
+
+
+def of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def output(result: subprocess.CompletedProcess[str]) -> str:
+    return (result.stdout + result.stderr)[-6000:]
+
+
+# --- Scanners ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [*VARIANTS, "hostile"])
+def test_cfn_lint_reports_nothing(scans: Scans, name: str) -> None:
+    result = scans["cfn-lint", name].result()
+    assert (result.returncode, result.stdout.strip()) == (0, ""), output(result)
+
+
+@pytest.mark.parametrize("kind", ["checkov", "checkov-sam"])
+@pytest.mark.parametrize("name", VARIANTS)
+def test_checkov_finds_no_failed_check(scans: Scans, name: str, kind: str) -> None:
+    report, passed = checkov_result(scans, kind, name)
+    assert report.failed == [], "\n".join(report.failures())
+    assert report.parsing_errors == []
+    assert len(passed) >= 15, f"checkov ran only {sorted(passed)}"
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_every_skip_is_in_metadata_with_a_reason_and_documented(
+    scans: Scans, projects: dict[str, Path], name: str
+) -> None:
+    skips = metadata_skips(template_of(projects, name))
+    security = (projects[name] / "docs" / "security.md").read_text(encoding="utf-8")
+    assert ("CKV_AWS_117", "Function") in skips
+    for (check_id, logical_id), reason in skips.items():
+        assert len(reason) > 40, f"{check_id} on {logical_id}: {reason!r} is not a reason"
+        rows = [line for line in security.splitlines() if check_id in line and reason in line]
+        assert rows, f"docs/security.md lacks {check_id} ({logical_id}) with the reason {reason!r}"
+    for kind in ("checkov", "checkov-sam"):
+        report, _ = checkov_result(scans, kind, name)
+        skipped = {(c["check_id"], c["resource"].split(".")[-1]) for c in report.skipped}
+        assert skipped == set(skips), f"{kind} skipped {skipped}; the Metadata skips {set(skips)}"
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_security_doc_lists_every_check_checkov_runs(
+    scans: Scans, projects: dict[str, Path], name: str
+) -> None:
+    security = (projects[name] / "docs" / "security.md").read_text(encoding="utf-8")
+    ran: set[str] = set()
+    for kind in ("checkov", "checkov-sam"):
+        report, passed = checkov_result(scans, kind, name)
+        ran |= passed | {c["check_id"] for c in report.skipped}
+    missing = sorted(check for check in ran if check not in security)
+    assert missing == [], f"docs/security.md does not mention {missing}"
+
+
+@pytest.mark.parametrize("name", [*VARIANTS, "hostile"])
+def test_bandit_reports_nothing_on_the_function_code(scans: Scans, name: str) -> None:
+    report = scans["bandit", name].result()
+    assert report["results"] == [], report["results"]
+    assert report["errors"] == [], report["errors"]
+    assert report["metrics"]["_totals"]["loc"] > 30, "bandit scanned no code"
+
+
+@pytest.mark.parametrize("name", [*VARIANTS, "hostile"])
+def test_ruff_is_clean_with_the_projects_own_config(projects: dict[str, Path], name: str) -> None:
+    check = run(
+        [tool("ruff"), "check", "--no-cache", "--output-format", "concise", "."], cwd=projects[name]
+    )
+    assert check.returncode == 0, output(check)
+    fmt = run([tool("ruff"), "format", "--no-cache", "--check", "--diff", "."], cwd=projects[name])
+    assert fmt.returncode == 0, output(fmt)
+
+
+@pytest.mark.parametrize("name", [*VARIANTS, "hostile"])
+def test_the_projects_own_tests_pass(scans: Scans, name: str) -> None:
+    result = scans["pytest", name].result()
+    assert result.returncode == 0, output(result)
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary, summary
+    for word in ("skipped", "xfail", "warning", "error", "deselected"):
+        assert word not in summary, summary
+
+
+# --- Packaging and imports ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_the_code_zips_to_at_most_20_kb(projects: dict[str, Path], name: str) -> None:
+    size = zipped_size(projects[name] / "src")
+    assert 0 < size <= CODE_ZIP_LIMIT, f"src/ zips to {size} bytes"
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_the_handler_imports_without_boto3_or_third_party_packages(
+    projects: dict[str, Path], name: str
+) -> None:
+    probe = (
+        "import sys; sys.path.insert(0, 'src'); import app; "
+        "assert callable(app.handler); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('boto3', 'botocore', 'requests', 'urllib3', 'yaml', 'pydantic')))"
+    )
+    result = run([sys.executable, "-I", "-B", "-c", probe], cwd=projects[name])
+    assert result.returncode == 0, output(result)
+    assert result.stdout.strip() == "[]", result.stdout
+    assert not (projects[name] / "src" / "requirements.txt").exists()
+
+
+# --- The shape of template.yaml ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_the_function_follows_the_answers(projects: dict[str, Path], name: str) -> None:
+    template = template_of(projects, name)
+    answers = given(name)
+    fn = function_of(template)
+    assert template["Resources"]["Function"]["Type"] == "AWS::Serverless::Function"
+    assert (fn["Runtime"], fn["Architectures"], fn["Tracing"]) == (
+        "python3.13",
+        ["arm64"],
+        "Active",
+    )
+    assert fn["Timeout"] == answers["max_duration_seconds"]
+    assert fn["MemorySize"] == answers["memory_mb"]
+    assert fn["EphemeralStorage"] == {"Size": answers["ephemeral_storage_mb"]}
+    assert fn["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "HasReservedConcurrency",
+            {"Ref": "ReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    assert template["Parameters"]["ReservedConcurrency"]["Type"] == "Number"
+    assert fn["KmsKeyArn"] == {"Fn::GetAtt": ["Key", "Arn"]}
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_logs_are_json_retained_and_encrypted_with_a_rotated_key(
+    projects: dict[str, Path], name: str
+) -> None:
+    template = template_of(projects, name)
+    logging = function_of(template)["LoggingConfig"]
+    assert logging["LogFormat"] == "JSON"
+    log_group = template["Resources"][logging["LogGroup"]["Ref"]]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert log_group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["Key", "Arn"]}
+    (key,) = of_type(template, "AWS::KMS::Key").values()
+    assert key["Properties"]["EnableKeyRotation"] is True
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_alarms_go_to_an_encrypted_topic(projects: dict[str, Path], name: str) -> None:
+    template = template_of(projects, name)
+    (topic,) = of_type(template, "AWS::SNS::Topic").values()
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "Key"}
+    alarms = {
+        alarm["Properties"]["MetricName"]: alarm["Properties"]
+        for alarm in of_type(template, "AWS::CloudWatch::Alarm").values()
+    }
+    expected = {"Errors", "Throttles"}
+    if VARIANTS[name]["workload"] in WITH_DLQ:
+        expected.add("ApproximateNumberOfMessagesVisible")
+        dlq = alarms["ApproximateNumberOfMessagesVisible"]["Dimensions"][0]["Value"]
+        assert dlq == {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}
+    assert set(alarms) == expected
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_permissions_are_scoped_to_the_projects_own_resources(
+    transformed: dict[str, Path], name: str
+) -> None:
+    template = parse_structured(transformed[name])
+    assert of_type(template, "AWS::IAM::Role"), "the transform should keep the explicit role"
+    assert privilege_findings(template) == []
+
+
+@pytest.mark.parametrize("name", ["http_api", "http_api_warm", "http_api_public", "webhook"])
+def test_the_api_is_an_explicit_http_api_with_access_logs_and_throttling(
+    projects: dict[str, Path], name: str
+) -> None:
+    template = template_of(projects, name)
+    api = template["Resources"]["HttpApi"]
+    assert api["Type"] == "AWS::Serverless::HttpApi"
+    props = api["Properties"]
+    assert props["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": ["AccessLogGroup", "Arn"]}
+    assert props["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+    }
+    for event in function_of(template)["Events"].values():
+        assert event["Type"] == "HttpApi"
+        assert event["Properties"]["ApiId"] == {"Ref": "HttpApi"}
+
+
+def test_the_http_api_requires_a_jwt_by_default(projects: dict[str, Path]) -> None:
+    template = template_of(projects, "http_api")
+    auth = template["Resources"]["HttpApi"]["Properties"]["Auth"]
+    assert auth["DefaultAuthorizer"] == "Jwt"
+    assert auth["Authorizers"]["Jwt"]["JwtConfiguration"] == {
+        "issuer": {"Ref": "JwtIssuer"},
+        "audience": {"Ref": "JwtAudience"},
+    }
+    assert "Default" not in template["Parameters"]["JwtIssuer"]
+    events = function_of(template)["Events"]
+    assert events["Health"]["Properties"]["Auth"] == {"Authorizer": "NONE"}
+    assert "Auth" not in events["Hello"]["Properties"]
+
+
+def test_api_auth_none_renders_a_public_api_and_says_so(projects: dict[str, Path]) -> None:
+    project = projects["http_api_public"]
+    template = load_template(project / "template.yaml")
+    assert "Auth" not in template["Resources"]["HttpApi"]["Properties"]
+    assert "JwtIssuer" not in template["Parameters"]
+    assert "The API is public" in (project / "README.md").read_text(encoding="utf-8")
+    assert "No authorization" in (project / "docs" / "security.md").read_text(encoding="utf-8")
+
+
+def test_latency_sensitive_apis_get_an_alias_with_provisioned_concurrency(
+    projects: dict[str, Path], transformed: dict[str, Path]
+) -> None:
+    template = template_of(projects, "http_api_warm")
+    fn = function_of(template)
+    assert fn["AutoPublishAlias"] == "live"
+    assert fn["ProvisionedConcurrencyConfig"] == {
+        "ProvisionedConcurrentExecutions": {"Ref": "ProvisionedConcurrency"}
+    }
+    assert template["Parameters"]["ProvisionedConcurrency"]["Default"] == 3
+    assert template["Parameters"]["ReservedConcurrency"]["Default"] >= 3
+    expanded = parse_structured(transformed["http_api_warm"])
+    permissions = of_type(expanded, "AWS::Lambda::Permission").values()
+    assert {p["Properties"]["FunctionName"]["Ref"] for p in permissions} == {"FunctionAliaslive"}
+    for name in ("http_api", "http_api_public", "webhook"):
+        cold = function_of(template_of(projects, name))
+        assert "AutoPublishAlias" not in cold
+        assert "ProvisionedConcurrencyConfig" not in cold
+
+
+def test_the_webhook_reads_its_secret_from_parameter_store(projects: dict[str, Path]) -> None:
+    template = template_of(projects, "webhook")
+    env = function_of(template)["Environment"]["Variables"]
+    assert env["WEBHOOK_SECRET_PARAMETER"] == {"Ref": "WebhookSecretParameterName"}
+    assert env["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+    statements = template["Resources"]["FunctionRole"]["Properties"]["Policies"][0]
+    (read,) = [
+        s for s in statements["PolicyDocument"]["Statement"] if s["Sid"] == "ReadSigningSecret"
+    ]
+    assert read["Action"] == "ssm:GetParameter"
+    assert "${WebhookSecretParameterName}" in read["Resource"]["Fn::Sub"]
+    code = (projects["webhook"] / "src" / "signature.py").read_text(encoding="utf-8")
+    assert "hmac.compare_digest" in code
+    assert "hashlib.sha256" in code
+    assert "tolerance_seconds" in code
+
+
+@pytest.mark.parametrize(
+    "name", ["webhook", "s3_events", "sqs_consumer", "dynamodb_stream", "scheduled_job"]
+)
+def test_consumers_record_processed_events_with_a_ttl(projects: dict[str, Path], name: str) -> None:
+    template = template_of(projects, name)
+    table = template["Resources"]["IdempotencyTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["SSESpecification"]["KMSMasterKeyId"] == {"Fn::GetAtt": ["Key", "Arn"]}
+    code = (projects[name] / "src" / "idempotency.py").read_text(encoding="utf-8")
+    assert "ConditionExpression=CLAIMABLE" in code
+    assert "run_once" in (projects[name] / "src" / "app.py").read_text(encoding="utf-8")
+
+
+def test_s3_events_come_from_a_locked_down_bucket(projects: dict[str, Path]) -> None:
+    template = template_of(projects, "s3_events")
+    bucket = template["Resources"]["EventBucket"]["Properties"]
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": ["Key", "Arn"]},
+    }
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    policy = template["Resources"]["EventBucketPolicy"]["Properties"]["PolicyDocument"]
+    (deny,) = policy["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    event = function_of(template)["Events"]["ObjectCreated"]
+    assert event["Type"] == "S3"
+    assert event["Properties"]["Bucket"] == {"Ref": "EventBucket"}
+    assert function_of(template)["DeadLetterQueue"]["TargetArn"] == {
+        "Fn::GetAtt": ["DeadLetterQueue", "Arn"]
+    }
+
+
+def test_the_sqs_consumer_has_a_dlq_partial_batches_and_a_long_visibility_timeout(
+    projects: dict[str, Path],
+) -> None:
+    template = template_of(projects, "sqs_consumer")
+    queue = template["Resources"]["Queue"]["Properties"]
+    assert queue["KmsMasterKeyId"] == {"Fn::GetAtt": ["Key", "Arn"]}
+    assert queue["VisibilityTimeout"] == 6 * given("sqs_consumer")["max_duration_seconds"] == 270
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["DeadLetterQueue", "Arn"]
+    }
+    assert template["Resources"]["DeadLetterQueue"]["Properties"]["KmsMasterKeyId"]
+    event = function_of(template)["Events"]["Messages"]
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_the_stream_consumer_bisects_retries_a_bounded_number_of_times_and_keeps_failures(
+    projects: dict[str, Path],
+) -> None:
+    template = template_of(projects, "dynamodb_stream")
+    table = template["Resources"]["Table"]["Properties"]
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["StreamSpecification"]["StreamViewType"]
+    event = function_of(template)["Events"]["Changes"]["Properties"]
+    assert event["Stream"] == {"Fn::GetAtt": ["Table", "StreamArn"]}
+    assert event["BisectBatchOnFunctionError"] is True
+    assert 0 <= event["MaximumRetryAttempts"] <= 10
+    assert event["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["DeadLetterQueue", "Arn"]
+    }
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_the_scheduled_job_uses_eventbridge_scheduler_with_retries_and_a_dlq(
+    projects: dict[str, Path],
+) -> None:
+    template = template_of(projects, "scheduled_job")
+    (schedule,) = of_type(template, "AWS::Scheduler::Schedule").values()
+    target = schedule["Properties"]["Target"]
+    assert target["Arn"] == {"Fn::GetAtt": ["Function", "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+    assert "<aws.scheduler.scheduled-time>" in target["Input"]
+    assert schedule["Properties"]["ScheduleExpression"] == {"Ref": "ScheduleExpression"}
+
+
+# --- The other files -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_every_handler_has_a_sample_event_its_tests_use(
+    projects: dict[str, Path], name: str
+) -> None:
+    project = projects[name]
+    events = sorted(p.name for p in (project / "events").glob("*.json"))
+    assert events
+    tests = "".join(p.read_text(encoding="utf-8") for p in (project / "tests").rglob("test_*.py"))
+    for event in events:
+        assert f'"{event}"' in tests, f"no test uses events/{event}"
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_deploys_confirm_change_sets_and_the_makefile_has_every_target(
+    projects: dict[str, Path], name: str
+) -> None:
+    project = projects[name]
+    samconfig = tomllib.loads((project / "samconfig.toml").read_text(encoding="utf-8"))
+    deploy = samconfig["default"]["deploy"]["parameters"]
+    assert deploy["confirm_changeset"] is True
+    assert samconfig["default"]["global"]["parameters"]["stack_name"] == "demo-svc"
+    makefile = (project / "Makefile").read_text(encoding="utf-8")
+    for target in ("test", "lint", "scan", "build", "deploy"):
+        assert f"\n{target}:" in makefile or f"\n{target}: " in makefile, target
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_ci_runs_every_check(projects: dict[str, Path], name: str) -> None:
+    workflow = yaml.safe_load((projects[name] / ".github" / "workflows" / "ci.yml").read_text())
+    commands = "\n".join(
+        step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]
+    )
+    for command in (
+        "python -m pytest",
+        "ruff check",
+        "ruff format --check",
+        "cfn-lint template.yaml",
+        "sam validate --lint",
+        "checkov --file template.yaml",
+        "bandit --recursive",
+    ):
+        assert command in commands, command
+    assert workflow["permissions"] == {"contents": "read"}
+
+
+def test_the_generated_pyproject_configures_ruff_and_pytest(projects: dict[str, Path]) -> None:
+    pyproject = tomllib.loads((projects["http_api"] / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["description"] == given("http_api")["description"]
+    assert pyproject["project"]["dependencies"] == []
+    assert pyproject["tool"]["pytest"]["ini_options"]["pythonpath"] == ["src"]
+    assert "S" in pyproject["tool"]["ruff"]["lint"]["select"]
+
+
+def test_the_readme_explains_the_decision_and_the_cost(projects: dict[str, Path]) -> None:
+    readme = (projects["sqs_consumer"] / "README.md").read_text(encoding="utf-8")
+    record = given("sqs_consumer")["decision_record"]
+    assert record["reasons"][0] in readme
+    assert f"${record['monthly_usd']['lambda']:.2f} a month" in readme
+    assert "sam deploy --guided" in readme
+    assert "docs/security.md" in readme
+
+
+def test_the_readme_handles_a_project_rendered_without_a_decision_record(
+    projects: dict[str, Path],
+) -> None:
+    readme = (projects["plain"] / "README.md").read_text(encoding="utf-8")
+    assert "No recommendation was recorded" in readme
+    assert "No estimate was recorded" in readme
+    for leak in ("None", "{}", "Undefined", "$0.00"):
+        assert leak not in readme
+
+
+# --- Free text -----------------------------------------------------------------------------
+
+
+def test_a_hostile_description_stays_intact_and_every_file_parses(
+    projects: dict[str, Path], scans: Scans
+) -> None:
+    project = projects["hostile"]
+    files = structured_files(project)
+    assert {f.name for f in files} >= {
+        "template.yaml",
+        "pyproject.toml",
+        "samconfig.toml",
+        "ci.yml",
+    }
+    parsed = {f.relative_to(project).as_posix(): parse_structured(f) for f in files}
+    template = parsed["template.yaml"]
+    assert template["Description"] == HOSTILE
+    assert function_of(template)["Description"] == HOSTILE
+    assert template["Resources"]["HttpApi"]["Properties"]["Description"] == HOSTILE
+    assert parsed["pyproject.toml"]["project"]["description"] == HOSTILE
+    sam_transform(template)  # the transform accepts it too
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert "\n!Ref" not in readme
+    assert "<b>" not in readme
+    result = scans["cfn-lint", "hostile"].result()
+    assert (result.returncode, result.stdout.strip()) == (0, ""), output(result)
+
+
+# --- Benchmark -----------------------------------------------------------------------------
+
+
+def test_the_import_benchmark_reports_every_handler() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "lambda_handler_import.py"), "--runs", "2"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert result.returncode == 0, output(result)
+    rows = [line.split()[0] for line in result.stdout.splitlines() if line.split()]
+    for workload in WORKLOADS:
+        assert workload in rows, result.stdout
