@@ -289,6 +289,38 @@ def new(
     )
 
 
+@app.command()
+def update(
+    dest: Annotated[
+        Path, typer.Argument(help="The project to update (a git repository with a clean tree).")
+    ] = Path(),
+    data: DataOption = None,
+    data_file: DataFileOption = None,
+    vcs_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--vcs-ref", metavar="REF", help="Template release to update to. Default: the latest."
+        ),
+    ] = None,
+) -> None:
+    """Pull the latest template release into a project, optionally with new answers.
+
+    Checks first that the project is a git repository with a clean tree and an
+    answers file. Re-runs the checklist on the answers: when traffic has grown
+    past the break-even it says so, with the command that moves the project
+    to the other compute. Exits 1 if files have conflict markers. Examples:
+
+        scaffold update
+
+        scaffold update --data requests_per_month=50000000
+
+        scaffold update --data compute=container
+    """
+    from infra_scaffold import update as updating  # noqa: PLC0415
+
+    updating.run(dest, given_answers(data, data_file), vcs_ref)
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="scaffold")

@@ -11,6 +11,7 @@ __all__ = [
     "ComputeForbiddenError",
     "ConfigError",
     "MissingAnswerError",
+    "NotUpdatableError",
     "RenderError",
     "ScaffoldError",
     "UpdateError",
@@ -60,3 +61,9 @@ class RenderError(ScaffoldError):
 
 class UpdateError(ScaffoldError):
     """A project cannot be updated as asked; it was left as it was."""
+
+
+class NotUpdatableError(UpdateError):
+    """The project is not in a state copier update can work with (checked first)."""
+
+    exit_code = 2

@@ -13,8 +13,9 @@ from infra_scaffold.contract import load_contract
 from infra_scaffold.decision import Recommendation
 from infra_scaffold.errors import MissingAnswerError
 from infra_scaffold.plan import Plan, first_unanswered, make_plan
-from infra_scaffold.render import Rendered, Terminated, check_destination, render_project
+from infra_scaffold.render import Rendered, check_destination, render_project
 from infra_scaffold.report import VERDICT, recommendation_lines, terminal_width
+from infra_scaffold.signals import Terminated
 from infra_scaffold.sources import resolve_source
 
 __all__ = ["NEXT_STEPS", "run"]

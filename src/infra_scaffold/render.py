@@ -11,28 +11,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from infra_scaffold import __version__
 from infra_scaffold.errors import AnswerError, RenderError, ScaffoldError
 from infra_scaffold.plan import Plan
+from infra_scaffold.signals import terminate_as_exception
 from infra_scaffold.sources import TemplateSource
 
-__all__ = ["ANSWERS_FILE", "Terminated", "check_destination", "render_project"]
+__all__ = ["ANSWERS_FILE", "Rendered", "check_destination", "render_project"]
 
 ANSWERS_FILE = ".copier-answers.yml"
-
-
-class Terminated(BaseException):
-    """SIGTERM or SIGHUP arrived while rendering."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +59,7 @@ def render_project(plan: Plan, dest: Path, source: TemplateSource, *, git: bool)
     created_parents = _make_parents(dest.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.scaffold-", dir=dest.parent))
     try:
-        with _terminate_as_exception():
+        with terminate_as_exception():
             _copy(plan, staging, source)
             if source.bundled:
                 _record_source(staging / ANSWERS_FILE, source)
@@ -189,21 +182,3 @@ def _make_parents(folder: Path) -> list[Path]:
     missing = [p for p in (folder, *folder.parents) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
     return missing[-1:]
-
-
-@contextmanager
-def _terminate_as_exception() -> Iterator[None]:
-    """Turn SIGTERM/SIGHUP into an exception so clean-up runs (Ctrl-C already is one)."""
-
-    def _raise(signum: int, frame: FrameType | None) -> None:
-        raise Terminated(signum)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-    previous = {sig: signal.signal(sig, _raise) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -1,0 +1,227 @@
+"""Living templates: releases, `scaffold update`, plain `copier update`, switching compute.
+
+Every test works on a real git repository holding this template with two
+tagged releases, made in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from support.render import REPO
+
+from infra_scaffold import __version__
+
+OLD, NEW = f"v{__version__}", "v99.0.0"
+GITIGNORE_ADDITION = "# Added by the new release\n*.new-release\n"
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def commit_all(cwd: Path, message: str) -> None:
+    git("add", "--all", cwd=cwd)
+    git("-c", "commit.gpgsign=false", "commit", "--quiet", "-m", message, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def template_repo(tmp_path_factory) -> Path:
+    """This template at OLD (the bundled release), and NEW with two changes."""
+    repo = tmp_path_factory.mktemp("template-repo")
+    shutil.copy2(REPO / "copier.yml", repo / "copier.yml")
+    shutil.copytree(REPO / "template", repo / "template")
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    commit_all(repo, "release")
+    git("tag", OLD, cwd=repo)
+    with (repo / "template" / ".gitignore").open("a") as handle:
+        handle.write(GITIGNORE_ADDITION)
+    (repo / "template" / "CONTRIBUTING.md").write_text("Open an issue first.\n")
+    commit_all(repo, "next release")
+    git("tag", NEW, cwd=repo)
+    return repo
+
+
+def answers(project: Path) -> dict:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+def new_project(scaffold, where: Path, name: str, template_repo: Path, *data: str) -> Path:
+    args = [a for d in data for a in ("--data", d)]
+    result = scaffold(
+        "new", str(where / name), "--defaults", "--template", str(template_repo),
+        "--vcs-ref", OLD, *args,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return where / name
+
+
+def test_update_keeps_user_edits_and_records_the_new_release(scaffold, tmp_path, template_repo):
+    project = new_project(scaffold, tmp_path, "edited-svc", template_repo, "workload=http_api")
+    adr = project / "docs" / "adr" / "0001-compute-platform.md"
+    adr.write_text(adr.read_text() + "\nOur own note, kept.\n")  # a file the release leaves
+    gitignore = project / ".gitignore"
+    gitignore.write_text("# Our own ignores\nscratch/\n" + gitignore.read_text())  # one it changes
+    commit_all(project, "our edits")
+
+    result = scaffold("update", str(project))
+
+    assert result.returncode == 0, result.stderr
+    assert adr.read_text().endswith("\nOur own note, kept.\n")
+    merged = gitignore.read_text()
+    assert merged.startswith("# Our own ignores\nscratch/\n")
+    assert merged.endswith(GITIGNORE_ADDITION)
+    assert (project / "CONTRIBUTING.md").read_text() == "Open an issue first.\n"
+    assert answers(project)["_commit"] == NEW
+    assert f"from {OLD} to {NEW}" in result.stdout
+    assert "CONTRIBUTING.md" in result.stdout
+
+
+def test_a_clashing_edit_is_marked_as_a_conflict_never_lost(scaffold, tmp_path, template_repo):
+    project = new_project(scaffold, tmp_path, "clash-svc", template_repo, "workload=worker")
+    gitignore = project / ".gitignore"
+    gitignore.write_text(gitignore.read_text() + "# Ours at the very end\nlocal-only/\n")
+    commit_all(project, "our edit where the release edits too")
+
+    result = scaffold("update", str(project))
+
+    assert result.returncode == 1
+    text = gitignore.read_text()
+    assert "<<<<<<< before updating" in text
+    assert "local-only/" in text
+    assert "*.new-release" in text
+    assert ".gitignore (conflict)" in result.stdout
+    assert "conflict markers" in result.stderr
+    assert answers(project)["_commit"] == NEW
+
+
+def test_plain_copier_update_works_on_a_bundled_project(scaffold, tmp_path, template_repo):
+    from copier import run_update
+
+    project = tmp_path / "bundled-svc"
+    made = scaffold(
+        "new", str(project), "--defaults", "--data", "workload=sqs_consumer",
+        SCAFFOLD_TEMPLATE_REPOSITORY=str(template_repo),
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert answers(project)["_src_path"] == str(template_repo)
+    assert answers(project)["_commit"] == OLD
+
+    run_update(str(project), defaults=True, overwrite=True, quiet=True, unsafe=False)
+
+    assert answers(project)["_commit"] == NEW
+    assert (project / "CONTRIBUTING.md").is_file()
+    assert (project / ".gitignore").read_text().endswith(GITIGNORE_ADDITION)
+
+
+def _snapshot(project: Path) -> tuple[str, dict[str, bytes]]:
+    files = {
+        str(p.relative_to(project)): p.read_bytes()
+        for p in sorted(project.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(project).parts
+    }
+    return git("status", "--porcelain", cwd=project), files
+
+
+@pytest.mark.parametrize("case", ["dirty", "no-answers", "not-git"])
+def test_projects_copier_cannot_update_are_refused_and_left_alone(
+    scaffold, tmp_path, template_repo, case
+):
+    project = new_project(scaffold, tmp_path, "refused-svc", template_repo, "workload=http_api")
+    if case == "dirty":
+        (project / "scratch.txt").write_text("work in progress")
+        expected = "has uncommitted changes"
+    elif case == "no-answers":
+        (project / ".copier-answers.yml").unlink()
+        commit_all(project, "lose the answers")
+        expected = "has no .copier-answers.yml"
+    else:
+        shutil.rmtree(project / ".git")
+        expected = "is not a git repository"
+    before = _snapshot(project) if case != "not-git" else (None, _snapshot_files(project))
+
+    result = scaffold("update", str(project))
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert expected in result.stderr
+    after = _snapshot(project) if case != "not-git" else (None, _snapshot_files(project))
+    assert after == before
+
+
+def _snapshot_files(project: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(project)): p.read_bytes() for p in project.rglob("*") if p.is_file()}
+
+
+def _fresh(scaffold, where: Path, name: str, template_repo: Path, *data: str) -> dict[str, bytes]:
+    args = [a for d in data for a in ("--data", d)]
+    result = scaffold(
+        "new", str(where / name), "--defaults", "--no-git", "--template", str(template_repo),
+        "--vcs-ref", NEW, *args,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return _snapshot_files(where / name)
+
+
+def test_switching_compute_both_ways_equals_a_fresh_render(scaffold, tmp_path, template_repo):
+    base = ["workload=http_api", "description=Orders API"]
+    project = new_project(scaffold, tmp_path / "p", "orders-api", template_repo, *base)
+    (project / "NOTES.md").write_text("Our own file.\n")
+    commit_all(project, "our notes")
+
+    to_container = scaffold("update", str(project), "--data", "compute=container")
+    assert to_container.returncode == 0, to_container.stderr
+    fresh = _fresh(
+        scaffold, tmp_path / "c", "orders-api", template_repo, *base, "compute=container"
+    )
+    assert _snapshot(project)[1] == {**fresh, "NOTES.md": b"Our own file.\n"}
+    assert not (project / "template.yaml").exists()
+    assert (project / "Dockerfile").is_file()
+
+    commit_all(project, "move to containers")
+    to_lambda = scaffold("update", str(project), "--data", "compute=lambda")
+    assert to_lambda.returncode == 0, to_lambda.stderr
+    fresh = _fresh(scaffold, tmp_path / "l", "orders-api", template_repo, *base, "compute=lambda")
+    assert _snapshot(project)[1] == {**fresh, "NOTES.md": b"Our own file.\n"}
+    assert not (project / "Dockerfile").exists()
+
+
+def test_update_reports_a_changed_recommendation_with_the_switch_command(
+    scaffold, tmp_path, template_repo
+):
+    project = new_project(scaffold, tmp_path, "growing-api", template_repo, "workload=http_api")
+    result = scaffold(
+        "update", str(project), "--data", "traffic_pattern=steady",
+        "--data", "requests_per_month=900000000",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "The checklist now recommends container (this project uses lambda)." in result.stdout
+    assert "saves $" in result.stdout
+    assert f"To switch: scaffold update {project} --data compute=container" in result.stdout
+    record = answers(project)["decision_record"]
+    assert record["recommended"] == "container"
+    assert answers(project)["compute"] == "lambda"
+
+
+def test_update_refuses_a_lambda_a_blocker_rules_out(scaffold, tmp_path, template_repo):
+    project = new_project(scaffold, tmp_path, "gpu-svc", template_repo, "workload=ml_inference")
+    result = scaffold("update", str(project), "--data", "compute=lambda")
+    assert result.returncode == 2
+    assert "compute: lambda is ruled out" in result.stderr
+    assert git("status", "--porcelain", cwd=project) == ""
+
+
+def test_the_template_needs_no_trust():
+    raw = yaml.safe_load((REPO / "copier.yml").read_text())
+    assert not {"_tasks", "_migrations", "_jinja_extensions"} & set(raw)
+
+
+def test_the_changelog_describes_this_release():
+    changelog = (REPO / "CHANGELOG.md").read_text()
+    assert f"## {__version__}" in changelog or f"## [{__version__}]" in changelog
