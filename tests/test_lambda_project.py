@@ -46,12 +46,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "http_api_public": {"workload": "http_api", "api_auth": "none"},
     "webhook": {"workload": "webhook"},
+    "webhook_warm": {"workload": "webhook", "latency_sensitive": True},
     "s3_events": {"workload": "s3_events"},
     "sqs_consumer": {"workload": "sqs_consumer", "max_duration_seconds": 45},
     "dynamodb_stream": {"workload": "dynamodb_stream"},
     "scheduled_job": {"workload": "scheduled_job"},
 }
 WORKLOADS = ("http_api", "webhook", "s3_events", "sqs_consumer", "dynamodb_stream", "scheduled_job")
+#: Variants behind an HTTP API, and those kept warm with provisioned concurrency.
+API_VARIANTS = [n for n, g in VARIANTS.items() if g["workload"] in ("http_api", "webhook")]
+WARM_VARIANTS = [n for n in API_VARIANTS if VARIANTS[n].get("latency_sensitive")]
 #: Variants with a dead-letter queue.
 WITH_DLQ = ("s3_events", "sqs_consumer", "dynamodb_stream", "scheduled_job")
 #: Free text with everything that breaks naive templating.
@@ -310,7 +314,7 @@ def test_permissions_are_scoped_to_the_projects_own_resources(
     assert privilege_findings(template) == []
 
 
-@pytest.mark.parametrize("name", ["http_api", "http_api_warm", "http_api_public", "webhook"])
+@pytest.mark.parametrize("name", API_VARIANTS)
 def test_the_api_is_an_explicit_http_api_with_access_logs_and_throttling(
     projects: dict[str, Path], name: str
 ) -> None:
@@ -351,24 +355,30 @@ def test_api_auth_none_renders_a_public_api_and_says_so(projects: dict[str, Path
     assert "No authorization" in (project / "docs" / "security.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("name", WARM_VARIANTS)
 def test_latency_sensitive_apis_get_an_alias_with_provisioned_concurrency(
-    projects: dict[str, Path], transformed: dict[str, Path]
+    projects: dict[str, Path], transformed: dict[str, Path], name: str
 ) -> None:
-    template = template_of(projects, "http_api_warm")
+    template = template_of(projects, name)
     fn = function_of(template)
     assert fn["AutoPublishAlias"] == "live"
     assert fn["ProvisionedConcurrencyConfig"] == {
         "ProvisionedConcurrentExecutions": {"Ref": "ProvisionedConcurrency"}
     }
-    assert template["Parameters"]["ProvisionedConcurrency"]["Default"] == 3
-    assert template["Parameters"]["ReservedConcurrency"]["Default"] >= 3
-    expanded = parse_structured(transformed["http_api_warm"])
+    count = given(name)["provisioned_concurrency"]
+    assert template["Parameters"]["ProvisionedConcurrency"]["Default"] == count
+    assert template["Parameters"]["ReservedConcurrency"]["Default"] > count
+    expanded = parse_structured(transformed[name])
     permissions = of_type(expanded, "AWS::Lambda::Permission").values()
     assert {p["Properties"]["FunctionName"]["Ref"] for p in permissions} == {"FunctionAliaslive"}
-    for name in ("http_api", "http_api_public", "webhook"):
-        cold = function_of(template_of(projects, name))
-        assert "AutoPublishAlias" not in cold
-        assert "ProvisionedConcurrencyConfig" not in cold
+
+
+@pytest.mark.parametrize("name", [n for n in VARIANTS if n not in WARM_VARIANTS])
+def test_other_functions_keep_no_warm_environments(projects: dict[str, Path], name: str) -> None:
+    template = template_of(projects, name)
+    assert "AutoPublishAlias" not in function_of(template)
+    assert "ProvisionedConcurrencyConfig" not in function_of(template)
+    assert "ProvisionedConcurrency" not in template["Parameters"]
 
 
 def test_the_webhook_reads_its_secret_from_parameter_store(projects: dict[str, Path]) -> None:
