@@ -120,6 +120,101 @@ def given_answers(data: list[str] | None, data_file: Path | None) -> dict[str, A
 
 
 @app.command()
+def new(
+    dest: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Folder to create (must not exist, or be empty). Default: ./PROJECT_NAME.",
+            show_default=False,
+        ),
+    ] = None,
+    defaults: Annotated[
+        bool,
+        typer.Option(
+            "--defaults",
+            help="Take the default of every answer not given (the workload's defaults, "
+            "the recommended compute); never prompt.",
+        ),
+    ] = False,
+    data: DataOption = None,
+    data_file: DataFileOption = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            metavar="PATH|URL",
+            envvar="SCAFFOLD_TEMPLATE",
+            help="Another template (a platform team's fork): a folder or a git URL. "
+            "Default: the template bundled with this version.",
+        ),
+    ] = None,
+    vcs_ref: Annotated[
+        str | None,
+        typer.Option("--vcs-ref", metavar="REF", help="Git tag or commit of --template to render."),
+    ] = None,
+    git: Annotated[
+        bool,
+        typer.Option(
+            help="Make the project a git repository with one initial commit "
+            "(copier update needs one)."
+        ),
+    ] = True,
+) -> None:
+    """Answer the checklist, see the recommendation, and create the project.
+
+    In a terminal it asks only what was not given with --data/--data-file.
+    Without a terminal (CI, scripts) every answer must be given, or --defaults
+    used: a missing answer stops it at once, naming the key. Nothing is left
+    behind on an error or Ctrl-C. Examples:
+
+    \b
+        scaffold new orders-api
+        scaffold new orders-api --defaults --data workload=sqs_consumer
+    """
+    from infra_scaffold import new_project  # noqa: PLC0415
+
+    new_project.run(
+        dest=dest,
+        given=given_answers(data, data_file),
+        defaults=defaults,
+        template=template,
+        vcs_ref=vcs_ref,
+        git=git,
+    )
+
+
+@app.command()
+def update(
+    dest: Annotated[
+        Path, typer.Argument(help="The project to update (a git repository with a clean tree).")
+    ] = Path(),
+    data: DataOption = None,
+    data_file: DataFileOption = None,
+    vcs_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--vcs-ref", metavar="REF", help="Template release to update to. Default: the latest."
+        ),
+    ] = None,
+) -> None:
+    """Pull the latest template release into a project, optionally with new answers.
+
+    Checks first that the project is a git repository with a clean tree and an
+    answers file. Re-runs the checklist on the answers: when traffic has grown
+    past the break-even it says so, with the command that moves the project
+    to the other compute. Exits 1 if files have conflict markers. Examples:
+
+    \b
+        scaffold update
+        scaffold update --data requests_per_month=50000000
+        scaffold update --data compute=container
+    """
+    from infra_scaffold import update as updating  # noqa: PLC0415
+
+    updating.run(dest, given_answers(data, data_file), vcs_ref)
+
+
+@app.command()
 def recommend(
     data: DataOption = None,
     data_file: DataFileOption = None,
@@ -128,9 +223,12 @@ def recommend(
     """Recommend Lambda or containers for a workload, with reasons and monthly costs.
 
     Pass the checklist answers with --data (only `workload` is needed; the
-    workload's defaults fill in the rest), e.g.:
+    workload's defaults fill in the rest), or a project's answers file:
 
-        scaffold recommend --data workload=http_api --data requests_per_month=20000000
+    \b
+        scaffold recommend --data workload=worker
+        scaffold recommend --json --data workload=http_api --data requests_per_month=20000000
+        scaffold recommend --data-file .copier-answers.yml
     """
     from infra_scaffold.contract import load_contract  # noqa: PLC0415
     from infra_scaffold.plan import recommend_for  # noqa: PLC0415
@@ -185,10 +283,11 @@ def cost(
 
     Prints each option's breakdown, where containers become cheaper than
     Lambda (break-even), a chart from 100k to 1B requests per month, and every
-    assumption. The article's check:
+    assumption. The article's check, and a worker's:
 
-        scaffold cost --requests-per-month 1000000 --avg-duration-ms 200
-        --memory-mb 128 --architecture x86_64 --api-gateway http --no-free-tier
+    \b
+        scaffold cost --avg-duration-ms 200 --memory-mb 128 --architecture x86_64
+        scaffold cost --no-load-balancer --avg-duration-ms 60000 --memory-mb 2048
     """
     from infra_scaffold.cost import CostInputs, estimate, instance_types  # noqa: PLC0415
 
@@ -223,102 +322,6 @@ def _print_json(data: object) -> None:
     import json  # noqa: PLC0415 - only the --json paths need it
 
     typer.echo(json.dumps(data, indent=2))
-
-
-@app.command()
-def new(
-    dest: Annotated[
-        Path | None,
-        typer.Argument(
-            help="Folder to create (must not exist, or be empty). Default: ./PROJECT_NAME.",
-            show_default=False,
-        ),
-    ] = None,
-    defaults: Annotated[
-        bool,
-        typer.Option(
-            "--defaults",
-            help="Take the default of every answer not given (the workload's defaults, "
-            "the recommended compute); never prompt.",
-        ),
-    ] = False,
-    data: DataOption = None,
-    data_file: DataFileOption = None,
-    template: Annotated[
-        str | None,
-        typer.Option(
-            "--template",
-            metavar="PATH|URL",
-            envvar="SCAFFOLD_TEMPLATE",
-            help="Another template (a platform team's fork): a folder or a git URL. "
-            "Default: the template bundled with this version.",
-        ),
-    ] = None,
-    vcs_ref: Annotated[
-        str | None,
-        typer.Option("--vcs-ref", metavar="REF", help="Git tag or commit of --template to render."),
-    ] = None,
-    git: Annotated[
-        bool,
-        typer.Option(
-            help="Make the project a git repository with one initial commit "
-            "(copier update needs one)."
-        ),
-    ] = True,
-) -> None:
-    """Answer the checklist, see the recommendation, and create the project.
-
-    In a terminal it asks only what was not given with --data/--data-file.
-    Without a terminal (CI, scripts) every answer must be given, or --defaults
-    used: a missing answer stops it at once, naming the key. Nothing is left
-    behind on an error or Ctrl-C. Examples:
-
-        scaffold new orders-api
-
-        scaffold new orders-api --defaults --data workload=sqs_consumer
-    """
-    from infra_scaffold import new_project  # noqa: PLC0415
-
-    new_project.run(
-        dest=dest,
-        given=given_answers(data, data_file),
-        defaults=defaults,
-        template=template,
-        vcs_ref=vcs_ref,
-        git=git,
-    )
-
-
-@app.command()
-def update(
-    dest: Annotated[
-        Path, typer.Argument(help="The project to update (a git repository with a clean tree).")
-    ] = Path(),
-    data: DataOption = None,
-    data_file: DataFileOption = None,
-    vcs_ref: Annotated[
-        str | None,
-        typer.Option(
-            "--vcs-ref", metavar="REF", help="Template release to update to. Default: the latest."
-        ),
-    ] = None,
-) -> None:
-    """Pull the latest template release into a project, optionally with new answers.
-
-    Checks first that the project is a git repository with a clean tree and an
-    answers file. Re-runs the checklist on the answers: when traffic has grown
-    past the break-even it says so, with the command that moves the project
-    to the other compute. Exits 1 if files have conflict markers. Examples:
-
-        scaffold update
-
-        scaffold update --data requests_per_month=50000000
-
-        scaffold update --data compute=container
-    """
-    from infra_scaffold import update as updating  # noqa: PLC0415
-
-    updating.run(dest, given_answers(data, data_file), vcs_ref)
 
 
 def main() -> None:
