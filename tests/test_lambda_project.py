@@ -108,6 +108,7 @@ def scans(projects: dict[str, Path], transformed: dict[str, Path]) -> Iterator[S
             template = projects[name] / "template.yaml"
             jobs["checkov", name] = pool.submit(checkov_cloudformation, template)
             jobs["checkov-sam", name] = pool.submit(checkov_cloudformation, transformed[name])
+            jobs["cfn-lint-sam", name] = pool.submit(cfn_lint, transformed[name])
         for name in [*VARIANTS, "hostile"]:
             jobs["cfn-lint", name] = pool.submit(cfn_lint, projects[name] / "template.yaml")
             jobs["pytest", name] = pool.submit(project_pytest, projects[name])
@@ -148,6 +149,12 @@ def output(result: subprocess.CompletedProcess[str]) -> str:
 @pytest.mark.parametrize("name", [*VARIANTS, "hostile"])
 def test_cfn_lint_reports_nothing(scans: Scans, name: str) -> None:
     result = scans["cfn-lint", name].result()
+    assert (result.returncode, result.stdout.strip()) == (0, ""), output(result)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_cfn_lint_reports_nothing_after_the_sam_transform(scans: Scans, name: str) -> None:
+    result = scans["cfn-lint-sam", name].result()
     assert (result.returncode, result.stdout.strip()) == (0, ""), output(result)
 
 
