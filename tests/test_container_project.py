@@ -1,0 +1,861 @@
+"""The container project (compute=container): rendered per shape and judged by real tools.
+
+Each variant is rendered once per module; checkov, hadolint and the project's own
+tests run concurrently in the background and each test waits for what it needs.
+"""
+
+from __future__ import annotations
+
+import ast
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import hcl2
+import pytest
+import yaml
+from copier import run_copy
+
+from infra_scaffold.cost import ASG_INSTANCES, WAF_RULES
+from tests.support import scanners
+from tests.support.container_tools import (
+    Layout,
+    Terraform,
+    blocks,
+    build_layout,
+    hcl_string,
+    inline_skips,
+    load_terraform,
+    one,
+    parse_dockerfile,
+    spawn,
+    unprivileged_python,
+    unreadable_by_others,
+    walk,
+    world_readable_tempdir,
+)
+from tests.support.render import answers_for, plain_template, render
+
+pytestmark = pytest.mark.slow
+
+#: Workload rendered with compute=container, and the shape it must become.
+VARIANTS: Final = {
+    "http_api": "service",
+    "websocket": "websocket",
+    "worker": "worker",
+    "ml_inference": "inference",
+    "sqs_consumer": "worker",
+}
+SERVICES: Final = [name for name, shape in VARIANTS.items() if shape != "worker"]
+WORKERS: Final = [name for name, shape in VARIANTS.items() if shape == "worker"]
+TLS_POLICY: Final = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+HOSTILE: Final = (
+    "Quote \" and ' back\\slash ${x} %{y} {{ x }} {% if x %} # hash\n"
+    "new line\ttab \u2028 !Ref Name é 日本語 🚀 $${z} %%{w}"
+)
+WORLD: Final = {"0.0.0.0/0", "::/0"}
+#: One project per docs/security.md variant, whose cited check ids are verified.
+CITED: Final = ["http_api", "worker"]
+
+
+@dataclass
+class Project:
+    name: str
+    shape: str
+    path: Path
+    tf: Terraform
+
+    @property
+    def is_service(self) -> bool:
+        return self.shape != "worker"
+
+
+class Background:
+    """Scans started as soon as the projects exist, awaited by the tests that need them."""
+
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self._pool = pool
+        self._jobs: dict[tuple[str, str], Future[Any]] = {}
+
+    def start(self, kind: str, name: str, job: Callable[..., Any], *args: Any) -> None:
+        self._jobs[kind, name] = self._pool.submit(job, *args)
+
+    def result(self, kind: str, name: str) -> Any:
+        return self._jobs[kind, name].result()
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return plain_template(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="module")
+def projects(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Project]:
+    rendered = {}
+    for name, shape in VARIANTS.items():
+        path = render(template, tmp_path_factory.mktemp(name), workload=name, compute="container")
+        rendered[name] = Project(name, shape, path, load_terraform(path / "terraform"))
+    return rendered
+
+
+@pytest.fixture(scope="module")
+def background(projects: dict[str, Project]) -> Iterator[Background]:
+    with ThreadPoolExecutor(max_workers=2 * len(projects)) as pool:
+        jobs = Background(pool)
+        for name, project in projects.items():
+            jobs.start("checkov", name, scanners.checkov, project.path, ["terraform", "dockerfile"])
+            jobs.start("pytest", name, scanners.project_pytest, project.path)
+            if name in CITED:
+                jobs.start("checks", name, _check_ids, project.path)
+        yield jobs
+
+
+@pytest.fixture(scope="module")
+def hostile(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("hostile")
+    return render(template, dest, workload="http_api", compute="container", description=HOSTILE)
+
+
+def _variants(names: list[str]) -> pytest.MarkDecorator:
+    return pytest.mark.parametrize("name", names)
+
+
+all_variants = _variants(list(VARIANTS))
+services = _variants(SERVICES)
+workers = _variants(WORKERS)
+
+
+# --- The tree ------------------------------------------------------------------------
+
+
+EVERY_PROJECT_FILE: Final = [
+    "Dockerfile",
+    ".dockerignore",
+    "Makefile",
+    "README.md",
+    "pyproject.toml",
+    "requirements.txt",
+    "requirements-dev.txt",
+    "docs/security.md",
+    "docs/adr/0001-compute-platform.md",
+    ".github/workflows/ci.yml",
+    ".github/dependabot.yml",
+    "app/__main__.py",
+    "app/config.py",
+    "app/healthcheck.py",
+    "terraform/versions.tf",
+    "terraform/backend.tf",
+    "terraform/backend.hcl.example",
+    "terraform/providers.tf",
+    "terraform/variables.tf",
+    "terraform/main.tf",
+    "terraform/outputs.tf",
+    "terraform/terraform.tfvars.example",
+    "terraform/user_data.sh.tftpl",
+]
+_SERVICE_FILES: Final = {"app/main.py", "app/web.py", "tests/test_app.py", "tests/test_server.py"}
+#: The files of each shape beyond the ones every project has.
+SHAPE_FILES: Final = {
+    "service": _SERVICE_FILES,
+    "websocket": _SERVICE_FILES | {"tests/test_websocket.py"},
+    "inference": _SERVICE_FILES | {"app/model.py", "requirements-gpu.txt", "tests/test_model.py"},
+    "worker": {
+        "app/worker.py",
+        "app/store.py",
+        "app/jobs.py",
+        "tests/test_worker.py",
+        "tests/test_store.py",
+        "tests/test_process.py",
+    },
+}
+
+
+def _tree(path: Path) -> set[str]:
+    return {
+        str(p.relative_to(path))
+        for p in path.rglob("*")
+        if p.is_file() and ".git" not in p.parts and "__pycache__" not in p.parts
+    }
+
+
+@all_variants
+def test_the_project_has_its_files(projects: dict[str, Project], name: str) -> None:
+    project = projects[name]
+    tree = _tree(project.path)
+    missing = [f for f in [*EVERY_PROJECT_FILE, *SHAPE_FILES[project.shape]] if f not in tree]
+    assert missing == [], missing
+    others = set().union(*(f for s, f in SHAPE_FILES.items() if s != project.shape))
+    strays = sorted((others - SHAPE_FILES[project.shape]) & tree)
+    assert strays == [], f"{project.shape} project has files of other shapes: {strays}"
+    assert "template.yaml" not in tree, "a Lambda file leaked into the container project"
+
+
+def test_event_workloads_become_workers(projects: dict[str, Project]) -> None:
+    worker, consumer = projects["worker"], projects["sqs_consumer"]
+    assert _tree(consumer.path) == _tree(worker.path)
+    assert "aws_sqs_queue" in consumer.tf.resources
+    assert "aws_lb" not in consumer.tf.resources
+
+
+# --- Dockerfile ----------------------------------------------------------------------
+
+
+@all_variants
+def test_hadolint_finds_nothing(projects: dict[str, Project], name: str) -> None:
+    proc = scanners.hadolint(projects[name].path / "Dockerfile")
+    assert (proc.returncode, proc.stdout + proc.stderr) == (0, "")
+
+
+@all_variants
+def test_dockerfile_install_layout(projects: dict[str, Project], name: str) -> None:
+    project = projects[name]
+    stages = parse_dockerfile((project.path / "Dockerfile").read_text(encoding="utf-8"))
+    runtime = stages[-1]
+    builder = next(s for s in stages if s.alias == "builder")
+    assert len([s for s in stages if s.alias in {"builder", "runtime"}]) == 2, "multi-stage"
+
+    if project.shape == "inference":
+        assert re.fullmatch(r"nvidia/cuda:\d+\.\d+\.\d+-runtime-ubuntu\d+\.\d+", runtime.base)
+    else:
+        assert re.fullmatch(r"python:3\.13\.\d+-slim-[a-z]+", runtime.base), runtime.base
+    assert builder.base == runtime.base
+    for stage in stages:
+        assert re.search(r":\d+\.\d+\.\d+", stage.base), f"{stage.base} is not pinned"
+
+    install = " ".join(i.value for i in builder.all("RUN"))
+    assert "/opt/venv" in install
+    assert "--no-cache" in install, "pip/uv must not keep a cache in the image"
+    assert "--user" not in install, "a --user install lands in /root/.local"
+
+    copies = runtime.all("COPY")
+    venv_copy = [c for c in copies if c.flags.get("from") == "builder" and "/opt/venv" in c.args]
+    assert [c.args for c in venv_copy] == [["/opt/venv", "/opt/venv"]]
+    for instruction in [*copies, *runtime.all("WORKDIR"), *runtime.all("ADD")]:
+        assert not any(a.startswith(("/root", "~")) for a in instruction.args), instruction
+    env = " ".join(i.value for i in runtime.all("ENV"))
+    assert 'PATH="/opt/venv/bin:$PATH"' in env
+
+    users = runtime.all("USER")
+    assert len(users) == 1
+    uid = users[0].value.split(":")[0]
+    assert uid not in {"0", "root"}
+    created = " ".join(i.value for i in runtime.all("RUN"))
+    assert f"useradd --system --no-log-init --uid {uid}" in created
+    order = [i.keyword for i in runtime.instructions]
+    assert order.index("USER") > max(i for i, k in enumerate(order) if k in {"RUN", "COPY"})
+    assert runtime.all("HEALTHCHECK"), "no HEALTHCHECK"
+    ignore = [
+        line
+        for line in (project.path / ".dockerignore").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert ignore[:2] == ["*", "!app/"], "the build context is an allow-list"
+
+
+@pytest.fixture(scope="module")
+def runner() -> tuple[str, int | None]:
+    return unprivileged_python()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(port: int, path: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    except OSError:
+        return 0
+    finally:
+        connection.close()
+
+
+WORKER_ENV: Final = {
+    "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/jobs",
+    "JOBS_TABLE": "jobs",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_MAX_ATTEMPTS": "1",
+}
+
+
+@all_variants
+def test_the_runtime_user_can_run_the_image_layout(
+    projects: dict[str, Project], name: str, runner: tuple[str, int | None]
+) -> None:
+    """Rebuild the runtime stage on disk and run its CMD as a user who owns nothing."""
+    project, (python, uid) = projects[name], runner
+    root = world_readable_tempdir()
+    try:
+        layout = build_layout(project.path, root, python)
+        assert layout.cmd == ["python", "-m", "app"]
+        assert layout.healthcheck == ["python", "-m", "app.healthcheck"]
+        unreadable = unreadable_by_others(layout.host("/opt/venv")) + unreadable_by_others(
+            layout.host(layout.workdir)
+        )
+        assert unreadable == [], unreadable
+        port = _free_port()
+        env = layout.host_env(PORT=str(port), HOST="127.0.0.1")
+        requirements = _requirement_modules(project.path)
+        check = spawn(layout, ["python", "-c", f"import app.__main__, {requirements}"], uid, env)
+        output, _ = check.communicate(timeout=120)
+        assert check.returncode == 0, output
+        if not project.is_service:
+            env.update(WORKER_ENV, AWS_ENDPOINT_URL=f"http://127.0.0.1:{_free_port()}")
+        _run_cmd_until_healthy(layout, uid, env, port)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _requirement_modules(project: Path) -> str:
+    names = {"click": "click", "h11": "h11", "uvicorn": "uvicorn", "wsproto": "wsproto"}
+    names |= {"boto3": "boto3", "botocore": "botocore", "python-dateutil": "dateutil"}
+    names |= {
+        "jmespath": "jmespath",
+        "s3transfer": "s3transfer",
+        "six": "six",
+        "urllib3": "urllib3",
+    }
+    pinned = [
+        line.split("==")[0]
+        for line in (project / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    ]
+    assert pinned, "requirements.txt pins nothing"
+    return ", ".join(names[p] for p in pinned)
+
+
+def _run_cmd_until_healthy(layout: Layout, uid: int | None, env: dict[str, str], port: int) -> None:
+    process = spawn(layout, layout.cmd, uid, env)
+    try:
+        deadline = time.monotonic() + 60
+        while _get(port, "/health") != 200:
+            assert process.poll() is None, process.communicate()[0]
+            assert time.monotonic() < deadline, "the app never became healthy"
+            time.sleep(0.2)
+        probe = spawn(layout, layout.healthcheck, uid, env)
+        probe_output, _ = probe.communicate(timeout=30)
+        assert probe.returncode == 0, probe_output
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode in (0, -signal.SIGTERM), output
+
+
+# --- Terraform: parses, scans clean, has the topology the cost model prices ------------
+
+
+@all_variants
+def test_every_tf_file_parses(projects: dict[str, Project], name: str) -> None:
+    files = set(projects[name].tf.files)
+    expected = {
+        "versions.tf",
+        "backend.tf",
+        "providers.tf",
+        "variables.tf",
+        "main.tf",
+        "outputs.tf",
+    }
+    assert files == expected
+
+
+@all_variants
+def test_checkov_finds_nothing(
+    projects: dict[str, Project], name: str, background: Background
+) -> None:
+    report: scanners.CheckovReport = background.result("checkov", name)
+    assert report.parsing_errors == []
+    assert report.failures() == []
+    assert report.passed > 100
+    unexplained = [s["check_id"] for s in report.skipped if not _reason(s)]
+    assert unexplained == [], unexplained
+
+
+def _reason(skip: dict[str, Any]) -> str:
+    return str(skip.get("check_result", {}).get("suppress_comment") or "").strip()
+
+
+@all_variants
+def test_every_skip_is_inline_with_a_reason_and_documented(
+    projects: dict[str, Project], name: str, background: Background
+) -> None:
+    project = projects[name]
+    inline = inline_skips(project.tf)
+    assert [s for s in inline if len(s[2]) < 20] == [], "a skip needs a reason a reviewer accepts"
+    report: scanners.CheckovReport = background.result("checkov", name)
+    reported = sorted((s["resource"], s["check_id"]) for s in report.skipped)
+    assert reported == sorted((address, check) for address, check, _ in inline)
+    security = (project.path / "docs" / "security.md").read_text(encoding="utf-8")
+    undocumented = [check for _, check, _ in inline if check not in security]
+    assert undocumented == [], undocumented
+    raw = "\n".join(p.read_text() for p in (project.path / "terraform").glob("*.tf"))
+    assert raw.count("checkov:skip=") == len(inline), "every skip sits inside a resource"
+
+
+@pytest.mark.parametrize("name", CITED)
+def test_security_md_cites_only_checks_that_run(
+    projects: dict[str, Project], name: str, background: Background
+) -> None:
+    project = projects[name]
+    report: scanners.CheckovReport = background.result("checkov", name)
+    security = (project.path / "docs" / "security.md").read_text(encoding="utf-8")
+    cited = set(re.findall(r"CKV2?_[A-Z]+_\d+", security))
+    ran = background.result("checks", name) | {s["check_id"] for s in report.skipped}
+    assert cited - ran == set()
+    assert "Skipped checks" in security
+
+
+def _check_ids(path: Path) -> set[str]:
+    """Check ids checkov passed for a project (the report wrapper keeps only counts)."""
+    proc = subprocess.run(
+        [
+            *(scanners.checkov_bin(), "-d", str(path), "--framework", "terraform", "dockerfile"),
+            *("--skip-download", "-o", "json", "--compact"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"},
+        check=False,
+        timeout=600,
+    )
+    data = json.loads(proc.stdout)
+    parts = data if isinstance(data, list) else [data]
+    return {c["check_id"] for p in parts for c in p.get("results", {}).get("passed_checks", [])}
+
+
+@all_variants
+def test_instances_require_imdsv2_and_encrypt_their_root_volume(
+    projects: dict[str, Project], name: str
+) -> None:
+    template = projects[name].tf.resource("aws_launch_template", "this")
+    metadata = one(template, "metadata_options")
+    assert hcl_string(metadata["http_tokens"]) == "required"
+    assert metadata["http_put_response_hop_limit"] == 1
+    ebs = one(one(template, "block_device_mappings"), "ebs")
+    assert ebs["encrypted"] is True
+    assert "key_name" not in template, "no SSH key"
+    interface = one(template, "network_interfaces")
+    assert interface["associate_public_ip_address"] is False
+
+
+@all_variants
+def test_user_data_runs_the_projects_image(projects: dict[str, Project], name: str) -> None:
+    project = projects[name]
+    script = (project.path / "terraform" / "user_data.sh.tftpl").read_text()
+    assert "aws ecr get-login-password" in script
+    assert "docker run" in script
+    assert "--read-only" in script
+    assert "--cap-drop ALL" in script
+    assert hcl_string(project.tf.locals["image"]) == (
+        "${aws_ecr_repository.app.repository_url}:${var.image_tag}"
+    )
+    assert ("--gpus all" in script) == (project.shape == "inference")
+    assert ("--network host" in script) == (project.shape == "worker")
+
+
+@all_variants
+def test_autoscaling_group_matches_the_cost_model(projects: dict[str, Project], name: str) -> None:
+    tf = projects[name].tf
+    group = tf.resource("aws_autoscaling_group", "this")
+    assert group["min_size"] == "${var.min_size}"
+    assert tf.default("min_size") == ASG_INSTANCES
+    assert group["max_size"] == "${var.max_size}"
+    assert tf.default("max_size") == 10
+    assert group["vpc_zone_identifier"] == "${var.subnet_ids}"
+    assert hcl_string(group["health_check_type"]) == ("ELB" if projects[name].is_service else "EC2")
+
+
+@services
+def test_services_track_65_percent_cpu(projects: dict[str, Project], name: str) -> None:
+    tf = projects[name].tf
+    assert set(tf.of_type("aws_autoscaling_policy")) == {"cpu"}
+    tracking = one(tf.resource("aws_autoscaling_policy", "cpu"), "target_tracking_configuration")
+    metric = one(tracking, "predefined_metric_specification")
+    assert hcl_string(metric["predefined_metric_type"]) == "ASGAverageCPUUtilization"
+    assert tracking["target_value"] == "${var.cpu_target_percent}"
+    assert tf.default("cpu_target_percent") == 65
+
+
+@workers
+def test_workers_scale_on_backlog_and_drain_on_scale_in(
+    projects: dict[str, Project], name: str
+) -> None:
+    tf = projects[name].tf
+    assert set(tf.of_type("aws_autoscaling_policy")) == {"backlog"}
+    tracking = one(
+        tf.resource("aws_autoscaling_policy", "backlog"), "target_tracking_configuration"
+    )
+    metrics = blocks(one(tracking, "customized_metric_specification"), "metrics")
+    names = {hcl_string(value) for key, value in walk(metrics) if key == "metric_name"}
+    assert names == {"ApproximateNumberOfMessagesVisible", "GroupInServiceInstances"}
+    hook = tf.resource("aws_autoscaling_lifecycle_hook", "drain")
+    assert hcl_string(hook["lifecycle_transition"]) == "autoscaling:EC2_INSTANCE_TERMINATING"
+    assert hcl_string(hook["default_result"]) == "CONTINUE"
+
+
+@services
+def test_https_listeners_use_tls13_and_http_redirects(
+    projects: dict[str, Project], name: str
+) -> None:
+    listeners = projects[name].tf.of_type("aws_lb_listener")
+    https = [b for b in listeners.values() if hcl_string(b["protocol"]) == "HTTPS"]
+    assert https
+    assert {hcl_string(b["ssl_policy"]) for b in https} == {TLS_POLICY}
+    plain = [b for b in listeners.values() if hcl_string(b["protocol"]) == "HTTP"]
+    for listener in plain:
+        redirect = one(one(listener, "default_action"), "redirect")
+        assert hcl_string(redirect["protocol"]) == "HTTPS"
+
+
+@services
+def test_load_balancer_hardening(projects: dict[str, Project], name: str) -> None:
+    project = projects[name]
+    alb = project.tf.resource("aws_lb", "this")
+    assert alb["drop_invalid_header_fields"] is True
+    assert alb["enable_deletion_protection"] is True
+    assert one(alb, "access_logs")["enabled"] is True
+    bucket_sse = project.tf.resource(
+        "aws_s3_bucket_server_side_encryption_configuration", "alb_logs"
+    )
+    assert "apply_server_side_encryption_by_default" in json.dumps(bucket_sse)
+    group = project.tf.resource("aws_lb_target_group", "app")
+    stickiness = blocks(group, "stickiness")
+    if project.shape == "websocket":
+        assert one(group, "stickiness")["enabled"] is True
+        assert project.tf.default("idle_timeout_seconds") >= 3600
+    else:
+        assert stickiness == []
+        assert project.tf.default("idle_timeout_seconds") == 60
+
+
+@services
+def test_waf_has_exactly_the_priced_rules_and_logs(projects: dict[str, Project], name: str) -> None:
+    tf = projects[name].tf
+    acl = tf.resource("aws_wafv2_web_acl", "this")
+    rules = blocks(acl, "rule")
+    assert len(rules) == WAF_RULES
+    statements = [one(rule, "statement") for rule in rules]
+    assert sum("rate_based_statement" in s for s in statements) == 1
+    managed = {
+        hcl_string(one(s, "managed_rule_group_statement")["name"])
+        for s in statements
+        if "managed_rule_group_statement" in s
+    }
+    assert managed == {"AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesAnonymousIpList"}
+    logging = tf.resource("aws_wafv2_web_acl_logging_configuration", "this")
+    assert logging["resource_arn"] == "${aws_wafv2_web_acl.this.arn}"
+    association = tf.resource("aws_wafv2_web_acl_association", "alb")
+    assert association["resource_arn"] == "${aws_lb.this.arn}"
+
+
+@workers
+def test_workers_have_no_load_balancer_or_waf(projects: dict[str, Project], name: str) -> None:
+    kinds = set(projects[name].tf.resources)
+    assert kinds & {"aws_lb", "aws_wafv2_web_acl", "aws_lb_listener"} == set()
+
+
+@workers
+def test_worker_queue_is_encrypted_with_a_dead_letter_queue(
+    projects: dict[str, Project], name: str
+) -> None:
+    tf = projects[name].tf
+    queues = tf.of_type("aws_sqs_queue")
+    assert set(queues) == {"jobs", "dead_letter"}
+    for queue in queues.values():
+        assert queue["kms_master_key_id"] == "${aws_kms_key.this.arn}"
+    redrive = queues["jobs"]["redrive_policy"]
+    assert "deadLetterTargetArn = aws_sqs_queue.dead_letter.arn" in redrive
+    assert queues["jobs"]["receive_wait_time_seconds"] == 20
+    table = tf.resource("aws_dynamodb_table", "jobs")
+    assert one(table, "server_side_encryption")["enabled"] is True
+
+
+@all_variants
+def test_only_the_load_balancer_is_open_to_the_world(
+    projects: dict[str, Project], name: str
+) -> None:
+    tf = projects[name].tf
+    for group in tf.of_type("aws_security_group").values():
+        assert "ingress" not in group, "rules are separate resources"
+        assert "egress" not in group
+    open_rules = sorted(
+        (rule["security_group_id"], rule["from_port"], rule["to_port"])
+        for rule in tf.of_type("aws_vpc_security_group_ingress_rule").values()
+        if hcl_string(rule.get("cidr_ipv4")) in WORLD or hcl_string(rule.get("cidr_ipv6")) in WORLD
+    )
+    if projects[name].is_service:
+        alb = "${aws_security_group.alb.id}"
+        assert open_rules == [(alb, 80, 80), (alb, 443, 443)]
+    else:
+        assert open_rules == []
+        assert tf.of_type("aws_vpc_security_group_ingress_rule") == {}
+    for rule in tf.of_type("aws_vpc_security_group_egress_rule").values():
+        assert hcl_string(rule["ip_protocol"]) == "tcp", "no all-protocol egress"
+
+
+@all_variants
+def test_no_iam_statement_allows_every_action(projects: dict[str, Project], name: str) -> None:
+    project = projects[name]
+    documents = project.tf.data["aws_iam_policy_document"]
+    actions = [
+        hcl_string(action)
+        for document in documents.values()
+        for statement in blocks(document, "statement")
+        for action in statement.get("actions", [])
+    ]
+    assert actions
+    assert "*" not in actions
+    instance_actions = [
+        hcl_string(a) for s in blocks(documents["instance"], "statement") for a in s["actions"]
+    ]
+    assert [a for a in instance_actions if "*" in a] == [], "the instance role names each action"
+    main = (project.path / "terraform" / "main.tf").read_text()
+    assert re.findall(r'Action\s*=\s*(?:"\*"|\[[^\]]*"\*")', main) == []
+    instance_resources = [
+        hcl_string(r) for s in blocks(documents["instance"], "statement") for r in s["resources"]
+    ]
+    assert instance_resources.count("*") == 1, "only ecr:GetAuthorizationToken needs *"
+
+
+@all_variants
+def test_encryption_at_rest_uses_the_projects_key(projects: dict[str, Project], name: str) -> None:
+    tf = projects[name].tf
+    assert tf.resource("aws_kms_key", "this")["enable_key_rotation"] is True
+    repository = tf.resource("aws_ecr_repository", "app")
+    assert hcl_string(repository["image_tag_mutability"]) == "IMMUTABLE"
+    assert one(repository, "image_scanning_configuration")["scan_on_push"] is True
+    assert hcl_string(one(repository, "encryption_configuration")["encryption_type"]) == "KMS"
+    for group in tf.of_type("aws_cloudwatch_log_group").values():
+        assert group["kms_key_id"] == "${aws_kms_key.this.arn}"
+    assert tf.resource("aws_sns_topic", "alarms")["kms_master_key_id"] == "${aws_kms_key.this.arn}"
+
+
+ALARM_METRICS: Final = {
+    "service": {
+        "CPUUtilization",
+        "UnHealthyHostCount",
+        "HTTPCode_Target_5XX_Count",
+        "HTTPCode_ELB_5XX_Count",
+    },
+    "worker": {"CPUUtilization", "ApproximateNumberOfMessagesVisible"},
+}
+
+
+@all_variants
+def test_alarms_notify_the_encrypted_topic(projects: dict[str, Project], name: str) -> None:
+    project = projects[name]
+    alarms = project.tf.of_type("aws_cloudwatch_metric_alarm")
+    metrics = {hcl_string(a["metric_name"]) for a in alarms.values()}
+    assert metrics == ALARM_METRICS["service" if project.is_service else "worker"]
+    for alarm in alarms.values():
+        assert alarm["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"]
+    if not project.is_service:
+        queues = {
+            a["dimensions"]["QueueName"] for a in alarms.values() if "QueueName" in a["dimensions"]
+        }
+        assert queues == {"${aws_sqs_queue.jobs.name}", "${aws_sqs_queue.dead_letter.name}"}
+
+
+@all_variants
+def test_terraform_layout_and_variables(projects: dict[str, Project], name: str) -> None:
+    project = projects[name]
+    tf = project.tf
+    settings = [t for t in tf.terraform if "required_providers" in t]
+    assert len(settings) == 1
+    assert hcl_string(settings[0]["required_version"]).startswith(">= 1.10")
+    aws = settings[0]["required_providers"][0]["aws"]
+    assert hcl_string(aws["version"]) == "~> 6.0"
+    backend = next(t for t in tf.terraform if "backend" in t)["backend"][0]['"s3"']
+    assert (backend["encrypt"], backend["use_lockfile"]) == (True, True)
+    provider = tf.providers[0]['"aws"']
+    assert "tags" in one(provider, "default_tags")
+
+    for variable, body in tf.variables.items():
+        assert "type" in body, variable
+        assert len(hcl_string(body["description"])) > 10, variable
+        if body["type"] not in {"bool", "${bool}"}:
+            assert blocks(body, "validation"), f"variable {variable} has no validation"
+
+    required = {v for v, body in tf.variables.items() if "default" not in body}
+    example = {
+        key
+        for key in _parse_hcl(project.path / "terraform" / "terraform.tfvars.example")
+        if not key.startswith("__")
+    }
+    assert required <= set(example), required - set(example)
+    assert set(example) <= set(tf.variables)
+
+    main = (project.path / "terraform" / "main.tf").read_text()
+    banners = re.findall(r"^# =+\n# (.+)\n# =+$", main, flags=re.MULTILINE)
+    assert len(banners) >= 7, banners
+    assert tf.outputs, "no outputs"
+
+
+def _parse_hcl(path: Path) -> dict[str, Any]:
+    with path.open() as handle:
+        parsed: dict[str, Any] = hcl2.load(handle)
+    return parsed
+
+
+@pytest.mark.parametrize("name", ["ml_inference"])
+def test_gpu_service_uses_a_gpu_instance_and_ami(projects: dict[str, Project], name: str) -> None:
+    tf = projects[name].tf
+    assert tf.default("instance_type") in {"g4dn.xlarge", "g5.xlarge"}
+    assert "nvidia" in tf.default("ami_ssm_parameter")
+    assert tf.data["aws_ssm_parameter"]["ami"]["name"] == "${var.ami_ssm_parameter}"
+    assert (projects[name].path / "requirements-gpu.txt").read_text().count("torch==") == 1
+
+
+# --- The rest of the project ---------------------------------------------------------
+
+
+@all_variants
+def test_the_projects_own_tests_pass(
+    projects: dict[str, Project], name: str, background: Background
+) -> None:
+    proc: subprocess.CompletedProcess[str] = background.result("pytest", name)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert " passed" in summary
+    assert "failed" not in summary
+    assert "error" not in summary
+
+
+@all_variants
+def test_the_code_is_lint_clean(projects: dict[str, Project], name: str) -> None:
+    path = projects[name].path
+    proc = scanners.ruff(path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    fmt = scanners.run([scanners.tool("ruff"), "format", "--check", "--no-cache", "."], cwd=path)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+    assert scanners.bandit(path / "app")["results"] == []
+
+
+@all_variants
+def test_makefile_ci_and_pyproject(projects: dict[str, Project], name: str) -> None:
+    path = projects[name].path
+    makefile = (path / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z]+):", makefile, flags=re.MULTILINE))
+    assert {"test", "lint", "scan", "build", "plan"} <= targets
+    workflow = yaml.safe_load((path / ".github" / "workflows" / "ci.yml").read_text())
+    commands = "\n".join(
+        str(step.get("run", step.get("uses", "")))
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+    )
+    for needed in [
+        "pytest",
+        "hadolint",
+        "terraform -chdir=terraform fmt -check",
+        "terraform -chdir=terraform validate",
+        "checkov",
+        "docker/build-push-action",
+    ]:
+        assert needed in commands, needed
+    pyproject = tomllib.loads((path / "pyproject.toml").read_text())
+    answers = yaml.safe_load((path / ".copier-answers.yml").read_text())
+    assert pyproject["project"]["description"] == answers["description"]
+    assert "ruff" in pyproject["tool"]
+    assert "pytest" in pyproject["tool"]
+
+
+@all_variants
+def test_readme_explains_decision_deploy_and_cost(projects: dict[str, Project], name: str) -> None:
+    readme = (projects[name].path / "README.md").read_text()
+    for heading in ["## Why containers", "## What was generated", "## Deploy", "## What it costs"]:
+        assert heading in readme
+    assert "checklist recommended" in readme
+    assert re.search(r"\*\*\$[\d,]+\.\d\d a month\*\*", readme)
+
+
+def test_readme_without_a_decision_record(template: Path, tmp_path: Path) -> None:
+    data = {**answers_for(workload="http_api", compute="container"), "decision_record": {}}
+    run_copy(str(template), tmp_path, data=data, defaults=True, quiet=True)
+    readme = (tmp_path / "README.md").read_text()
+    assert "No recommendation was recorded" in readme
+    assert "scaffold cost" in readme
+    assert "Undefined" not in readme
+    assert "None" not in readme
+
+
+# --- Free text --------------------------------------------------------------------------
+
+
+def test_hostile_description_survives_every_file(hostile: Path) -> None:
+    tf = load_terraform(hostile / "terraform")
+    assert tf.default("service_description") == HOSTILE
+    pyproject = tomllib.loads((hostile / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["description"] == HOSTILE
+    answers = yaml.safe_load((hostile / ".copier-answers.yml").read_text(encoding="utf-8"))
+    assert answers["description"] == HOSTILE
+    config = ast.parse((hostile / "app" / "config.py").read_text(encoding="utf-8"))
+    literals = [
+        ast.literal_eval(node.value)
+        for node in config.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "DESCRIPTION"
+    ]
+    assert literals == [HOSTILE]
+    for path in hostile.rglob("*"):
+        if path.suffix in {".yml", ".yaml"}:
+            yaml.safe_load(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".json":
+            json.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".toml":
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".py":
+            ast.parse(path.read_text(encoding="utf-8"))
+    readme = (hostile / "README.md").read_text(encoding="utf-8")
+    assert "{{ x }}" not in readme
+    assert readme.splitlines()[2].startswith('Quote \\"')
+
+
+# --- terraform fmt (the only test that may skip: it needs the terraform binary) -----------
+
+
+TERRAFORM = shutil.which("terraform")
+
+
+@pytest.mark.skipif(
+    TERRAFORM is None, reason="terraform is not installed (CI of the project runs fmt)"
+)
+def test_terraform_fmt_accepts_the_rendered_files(
+    projects: dict[str, Project], hostile: Path
+) -> None:
+    assert TERRAFORM is not None
+    unformatted = {}
+    for path in [*(p.path for p in projects.values()), hostile]:
+        proc = subprocess.run(
+            [
+                TERRAFORM,
+                "fmt",
+                "-check",
+                "-diff",
+                "-recursive",
+                "-no-color",
+                str(path / "terraform"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            unformatted[path.name] = proc.stdout + proc.stderr
+    assert unformatted == {}
