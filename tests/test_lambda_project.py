@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from support.lambda_tools import (
+    CheckovResult,
     checkov_cloudformation,
     load_template,
     metadata_skips,
@@ -32,7 +33,7 @@ from support.lambda_tools import (
     zipped_size,
 )
 from support.render import REPO, answers_for, plain_template, render
-from support.scanners import CheckovReport, bandit, cfn_lint, project_pytest, run, tool
+from support.scanners import bandit, cfn_lint, project_pytest, run, tool
 
 pytestmark = pytest.mark.slow
 
@@ -100,14 +101,17 @@ def transformed(projects: dict[str, Path], workdir: Path) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def scans(projects: dict[str, Path], transformed: dict[str, Path]) -> Iterator[Scans]:
-    """Every scanner on every variant, started at once; each test waits for its own."""
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        jobs: Scans = {}
+def scans(
+    workdir: Path, projects: dict[str, Path], transformed: dict[str, Path]
+) -> Iterator[Scans]:
+    """Every scanner on every variant, started at once; each test waits for its own.
+
+    checkov runs once over the whole work folder (every template.yaml, and every
+    template after the SAM transform).
+    """
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        jobs: Scans = {("checkov", "all"): pool.submit(checkov_cloudformation, workdir)}
         for name in VARIANTS:
-            template = projects[name] / "template.yaml"
-            jobs["checkov", name] = pool.submit(checkov_cloudformation, template)
-            jobs["checkov-sam", name] = pool.submit(checkov_cloudformation, transformed[name])
             jobs["cfn-lint-sam", name] = pool.submit(cfn_lint, transformed[name])
         for name in [*VARIANTS, "hostile"]:
             jobs["cfn-lint", name] = pool.submit(cfn_lint, projects[name] / "template.yaml")
@@ -116,9 +120,22 @@ def scans(projects: dict[str, Path], transformed: dict[str, Path]) -> Iterator[S
         yield jobs
 
 
-def checkov_result(scans: Scans, kind: str, name: str) -> tuple[CheckovReport, frozenset[str]]:
-    report, passed = scans[kind, name].result()
-    return report, passed
+@pytest.fixture(scope="module")
+def checkov_results(
+    scans: Scans, workdir: Path, projects: dict[str, Path], transformed: dict[str, Path]
+) -> dict[tuple[str, str], CheckovResult]:
+    """checkov's findings per variant: on template.yaml (``checkov``) and after the transform."""
+    results: dict[str, CheckovResult] = scans["checkov", "all"].result()
+    found = {}
+    for name in VARIANTS:
+        for kind, target in (
+            ("checkov", projects[name] / "template.yaml"),
+            ("checkov-sam", transformed[name]),
+        ):
+            key = target.relative_to(workdir).as_posix()
+            assert key in results, f"checkov did not scan {key}; it scanned {sorted(results)}"
+            found[kind, name] = results[key]
+    return found
 
 
 def given(name: str) -> dict[str, Any]:
@@ -160,16 +177,25 @@ def test_cfn_lint_reports_nothing_after_the_sam_transform(scans: Scans, name: st
 
 @pytest.mark.parametrize("kind", ["checkov", "checkov-sam"])
 @pytest.mark.parametrize("name", VARIANTS)
-def test_checkov_finds_no_failed_check(scans: Scans, name: str, kind: str) -> None:
-    report, passed = checkov_result(scans, kind, name)
+def test_checkov_finds_no_failed_check(
+    checkov_results: dict[tuple[str, str], CheckovResult], name: str, kind: str
+) -> None:
+    report, passed = checkov_results[kind, name]
     assert report.failed == [], "\n".join(report.failures())
     assert report.parsing_errors == []
     assert len(passed) >= 15, f"checkov ran only {sorted(passed)}"
 
 
+def test_checkov_finds_nothing_in_any_template_it_scanned(scans: Scans) -> None:
+    results: dict[str, CheckovResult] = scans["checkov", "all"].result()
+    failures = [line for report, _ in results.values() for line in report.failures()]
+    assert failures == [], "\n".join(failures)
+    assert "hostile/template.yaml" in results
+
+
 @pytest.mark.parametrize("name", VARIANTS)
 def test_every_skip_is_in_metadata_with_a_reason_and_documented(
-    scans: Scans, projects: dict[str, Path], name: str
+    checkov_results: dict[tuple[str, str], CheckovResult], projects: dict[str, Path], name: str
 ) -> None:
     skips = metadata_skips(template_of(projects, name))
     security = (projects[name] / "docs" / "security.md").read_text(encoding="utf-8")
@@ -179,19 +205,19 @@ def test_every_skip_is_in_metadata_with_a_reason_and_documented(
         rows = [line for line in security.splitlines() if check_id in line and reason in line]
         assert rows, f"docs/security.md lacks {check_id} ({logical_id}) with the reason {reason!r}"
     for kind in ("checkov", "checkov-sam"):
-        report, _ = checkov_result(scans, kind, name)
+        report, _ = checkov_results[kind, name]
         skipped = {(c["check_id"], c["resource"].split(".")[-1]) for c in report.skipped}
         assert skipped == set(skips), f"{kind} skipped {skipped}; the Metadata skips {set(skips)}"
 
 
 @pytest.mark.parametrize("name", VARIANTS)
 def test_security_doc_lists_every_check_checkov_runs(
-    scans: Scans, projects: dict[str, Path], name: str
+    checkov_results: dict[tuple[str, str], CheckovResult], projects: dict[str, Path], name: str
 ) -> None:
     security = (projects[name] / "docs" / "security.md").read_text(encoding="utf-8")
     ran: set[str] = set()
     for kind in ("checkov", "checkov-sam"):
-        report, passed = checkov_result(scans, kind, name)
+        report, passed = checkov_results[kind, name]
         ran |= passed | {c["check_id"] for c in report.skipped}
     missing = sorted(check for check in ran if check not in security)
     assert missing == [], f"docs/security.md does not mention {missing}"
