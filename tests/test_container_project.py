@@ -27,10 +27,8 @@ import hcl2
 import pytest
 import yaml
 from copier import run_copy
-
-from infra_scaffold.cost import ASG_INSTANCES, WAF_RULES
-from tests.support import scanners
-from tests.support.container_tools import (
+from support import scanners
+from support.container_tools import (
     Layout,
     Terraform,
     blocks,
@@ -46,7 +44,9 @@ from tests.support.container_tools import (
     walk,
     world_readable_tempdir,
 )
-from tests.support.render import answers_for, plain_template, render
+from support.render import answers_for, plain_template, render
+
+from infra_scaffold.cost import ASG_INSTANCES, WAF_RULES
 
 pytestmark = pytest.mark.slow
 
