@@ -49,7 +49,7 @@ def main() -> int:
         def clean() -> None:
             shutil.rmtree(dest, ignore_errors=True)
 
-        commands = {
+        commands: dict[str, list[str | Path]] = {
             "copier copy --defaults --data-file answers.yml": [
                 bindir / "copier", "copy", "--defaults", "--quiet", "--data-file", data_file,
                 template, dest,

@@ -26,7 +26,10 @@ def main() -> int:
     bindir = Path(sys.executable).parent
     scaffold = bindir / "scaffold"
     copier = bindir / "copier" if (bindir / "copier").exists() else shutil.which("copier")
-    commands = {
+    if copier is None:
+        print("copier is not installed", file=sys.stderr)
+        return 2
+    commands: dict[str, list[str | Path]] = {
         "copier --help": [copier, "--help"],
         "scaffold --help": [scaffold, "--help"],
         "scaffold recommend --data workload=http_api": [

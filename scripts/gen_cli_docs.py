@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "cli.md"
-COMMANDS = ([], ["new"], ["update"], ["recommend"], ["cost"])
+COMMANDS: tuple[list[str], ...] = ([], ["new"], ["update"], ["recommend"], ["cost"])
 
 
 def help_text(args: list[str]) -> str:

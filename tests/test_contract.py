@@ -106,7 +106,7 @@ def test_cli_defaults_and_ask_agree_with_copier(contract, workload):
         answers[question.name] = copier_value
 
 
-BOUNDARIES = {
+BOUNDARIES: dict[str, list[object]] = {
     "project_name": ["ab", "abc", "a" * 24, "a" * 25, "orders-api", "Orders", "9lives",
                      "a--b", "ab-", "test", "tests-x", "aws-thing", "ssm1", "amazonian",
                      "xn--abc", "my_app", "ünï"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -77,11 +78,14 @@ descriptions = st.text(
 
 
 @st.composite
-def answer_sets(draw: st.DrawFn) -> dict:
+def answer_sets(draw: st.DrawFn) -> dict[str, Any]:
     workload = draw(st.sampled_from(WORKLOADS))
     limit = draw(st.integers(1, 3600))
-    answers = {
-        "project_name": draw(st.from_regex(r"[a-z][a-z0-9]{1,8}-[a-z0-9]{1,8}", fullmatch=True)),
+    name = draw(st.from_regex(r"[a-z][a-z0-9]{1,8}-[a-z0-9]{1,8}", fullmatch=True))
+    if name.startswith(("aws", "ssm", "amazon", "xn")):
+        name = "p" + name[1:]
+    answers: dict[str, Any] = {
+        "project_name": name,
         "description": draw(descriptions),
         "aws_region": draw(st.sampled_from(["us-east-1", "eu-west-1", "ap-southeast-2"])),
         "workload": workload,
@@ -94,8 +98,6 @@ def answer_sets(draw: st.DrawFn) -> dict:
         "memory_mb": draw(st.integers(128, 16_384)),
         "latency_sensitive": draw(st.booleans()),
     }
-    if answers["project_name"].startswith(("aws", "ssm", "amazon", "xn")):
-        answers["project_name"] = "p" + answers["project_name"][1:]
     blocked = make_plan(CONTRACT, answers).recommendation.blockers
     answers["compute"] = "container" if blocked else draw(st.sampled_from(["lambda", "container"]))
     if answers["compute"] == "container":

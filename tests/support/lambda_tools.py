@@ -90,7 +90,7 @@ def sam_transform(template: dict[str, Any], region: str = "us-east-1") -> dict[s
         packaged, parameter_values=params, get_managed_policy_map=StubPolicyLoader().load
     )
     metrics.publish()
-    return undo_mark_unicode_str_in_template(translated)  # type: ignore[no-any-return]
+    return undo_mark_unicode_str_in_template(translated)
 
 
 def write_transformed(project: Path, dest: Path) -> Path:

@@ -105,7 +105,8 @@ def bandit(path: Path) -> dict[str, Any]:
     """bandit over a folder; returns its JSON report (check ``results``)."""
     proc = run([tool("bandit"), "-r", "-q", "-f", "json", str(path)], cwd=path)
     try:
-        return json.loads(proc.stdout)  # type: ignore[no-any-return]
+        report: dict[str, Any] = json.loads(proc.stdout)
+        return report
     except json.JSONDecodeError:
         raise RuntimeError(f"bandit crashed:\n{proc.stdout}\n{proc.stderr}") from None
 
