@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from support.lambda_tools import (
-    CheckovResult,
+    CheckovReport,
     checkov_cloudformation,
     load_template,
     metadata_skips,
@@ -123,9 +123,9 @@ def scans(
 @pytest.fixture(scope="module")
 def checkov_results(
     scans: Scans, workdir: Path, projects: dict[str, Path], transformed: dict[str, Path]
-) -> dict[tuple[str, str], CheckovResult]:
+) -> dict[tuple[str, str], CheckovReport]:
     """checkov's findings per variant: on template.yaml (``checkov``) and after the transform."""
-    results: dict[str, CheckovResult] = scans["checkov", "all"].result()
+    results: dict[str, CheckovReport] = scans["checkov", "all"].result()
     found = {}
     for name in VARIANTS:
         for kind, target in (
@@ -178,24 +178,25 @@ def test_cfn_lint_reports_nothing_after_the_sam_transform(scans: Scans, name: st
 @pytest.mark.parametrize("kind", ["checkov", "checkov-sam"])
 @pytest.mark.parametrize("name", VARIANTS)
 def test_checkov_finds_no_failed_check(
-    checkov_results: dict[tuple[str, str], CheckovResult], name: str, kind: str
+    checkov_results: dict[tuple[str, str], CheckovReport], name: str, kind: str
 ) -> None:
-    report, passed = checkov_results[kind, name]
+    report = checkov_results[kind, name]
+    passed = report.passed_ids
     assert report.failed == [], "\n".join(report.failures())
     assert report.parsing_errors == []
     assert len(passed) >= 15, f"checkov ran only {sorted(passed)}"
 
 
 def test_checkov_finds_nothing_in_any_template_it_scanned(scans: Scans) -> None:
-    results: dict[str, CheckovResult] = scans["checkov", "all"].result()
-    failures = [line for report, _ in results.values() for line in report.failures()]
+    results: dict[str, CheckovReport] = scans["checkov", "all"].result()
+    failures = [line for report in results.values() for line in report.failures()]
     assert failures == [], "\n".join(failures)
     assert "hostile/template.yaml" in results
 
 
 @pytest.mark.parametrize("name", VARIANTS)
 def test_every_skip_is_in_metadata_with_a_reason_and_documented(
-    checkov_results: dict[tuple[str, str], CheckovResult], projects: dict[str, Path], name: str
+    checkov_results: dict[tuple[str, str], CheckovReport], projects: dict[str, Path], name: str
 ) -> None:
     skips = metadata_skips(template_of(projects, name))
     security = (projects[name] / "docs" / "security.md").read_text(encoding="utf-8")
@@ -205,20 +206,20 @@ def test_every_skip_is_in_metadata_with_a_reason_and_documented(
         rows = [line for line in security.splitlines() if check_id in line and reason in line]
         assert rows, f"docs/security.md lacks {check_id} ({logical_id}) with the reason {reason!r}"
     for kind in ("checkov", "checkov-sam"):
-        report, _ = checkov_results[kind, name]
+        report = checkov_results[kind, name]
         skipped = {(c["check_id"], c["resource"].split(".")[-1]) for c in report.skipped}
         assert skipped == set(skips), f"{kind} skipped {skipped}; the Metadata skips {set(skips)}"
 
 
 @pytest.mark.parametrize("name", VARIANTS)
 def test_security_doc_lists_every_check_checkov_runs(
-    checkov_results: dict[tuple[str, str], CheckovResult], projects: dict[str, Path], name: str
+    checkov_results: dict[tuple[str, str], CheckovReport], projects: dict[str, Path], name: str
 ) -> None:
     security = (projects[name] / "docs" / "security.md").read_text(encoding="utf-8")
     ran: set[str] = set()
     for kind in ("checkov", "checkov-sam"):
-        report, passed = checkov_results[kind, name]
-        ran |= passed | {c["check_id"] for c in report.skipped}
+        report = checkov_results[kind, name]
+        ran |= report.passed_ids | {c["check_id"] for c in report.skipped}
     missing = sorted(check for check in ran if check not in security)
     assert missing == [], f"docs/security.md does not mention {missing}"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from infra_scaffold import __version__
 from infra_scaffold.errors import AnswerError, RenderError, ScaffoldError
+from infra_scaffold.git import git, identity_configured
 from infra_scaffold.plan import Plan
 from infra_scaffold.signals import terminate_as_exception
 from infra_scaffold.sources import TemplateSource
@@ -134,7 +134,7 @@ def _record_source(answers_file: Path, source: TemplateSource) -> None:
 def _commit(project: Path, name: str) -> None:
     """Make the project a git repository with one initial commit."""
     env = dict(os.environ)
-    if not _git_identity_configured():
+    if not identity_configured():
         for role in ("AUTHOR", "COMMITTER"):
             env.setdefault(f"GIT_{role}_NAME", "infra-scaffold")
             env.setdefault(f"GIT_{role}_EMAIL", "infra-scaffold@localhost")
@@ -144,31 +144,7 @@ def _commit(project: Path, name: str) -> None:
         ["add", "--all"],
         ["-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", message],
     ):
-        try:
-            subprocess.run(  # noqa: S603 - fixed git argv, no shell
-                ["git", *args],  # noqa: S607
-                cwd=project,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=120,
-            )
-        except FileNotFoundError:
-            raise RenderError("git is not installed; install it or pass --no-git") from None
-        except subprocess.CalledProcessError as error:
-            detail = (error.stderr or error.stdout).strip().splitlines()
-            raise RenderError(f"git {args[0]} failed: {detail[-1] if detail else error}") from None
-
-
-def _git_identity_configured() -> bool:
-    probe = subprocess.run(
-        ["git", "config", "user.email"],  # noqa: S607
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return probe.returncode == 0 and bool(probe.stdout.strip())
+        git(*args, cwd=project, env=env, error=RenderError)
 
 
 def _files(root: Path) -> Iterator[Path]:

@@ -18,7 +18,6 @@ import atexit
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 from infra_scaffold import __version__
 from infra_scaffold.contract import bundled_template
 from infra_scaffold.errors import ConfigError
+from infra_scaffold.git import git
 
 __all__ = ["DEFAULT_REPOSITORY", "TemplateSource", "resolve_source"]
 
@@ -71,7 +71,7 @@ def resolve_source(template: str | None, vcs_ref: str | None) -> TemplateSource:
     path = Path(template).expanduser()
     if path.exists() or not _GIT_URL.search(template):
         return _local_source(path, vcs_ref)
-    ref = vcs_ref or _latest_tag(_git("ls-remote", "--tags", "--refs", template))
+    ref = vcs_ref or _latest_tag(git("ls-remote", "--tags", "--refs", template, error=ConfigError))
     return TemplateSource(location=template, questions=_questions_at(template, ref), vcs_ref=ref)
 
 
@@ -108,7 +108,7 @@ def _local_source(path: Path, vcs_ref: str | None) -> TemplateSource:
         if vcs_ref:
             raise ConfigError(f"--vcs-ref: {path} is not a git repository")
         return TemplateSource(location=str(root), questions=root)
-    ref = vcs_ref or _latest_tag(_git("tag", "--list", cwd=root))
+    ref = vcs_ref or _latest_tag(git("tag", "--list", cwd=root, error=ConfigError))
     if ref == "HEAD":  # copier renders the working tree, uncommitted changes included
         return TemplateSource(location=str(root), questions=root, vcs_ref=ref)
     return TemplateSource(location=str(root), questions=_questions_at(str(root), ref), vcs_ref=ref)
@@ -134,25 +134,15 @@ def _questions_at(repository: str, ref: str) -> Path:
     """Fetch ``copier.yml`` of ``repository`` at ``ref`` into a temporary folder."""
     folder = Path(tempfile.mkdtemp(prefix="scaffold-questions-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    _git("clone", "--quiet", "--no-checkout", "--filter=blob:none", repository, str(folder / "r"))
-    text = _git("show", f"{ref}:copier.yml", cwd=folder / "r")
+    git(
+        "clone",
+        "--quiet",
+        "--no-checkout",
+        "--filter=blob:none",
+        repository,
+        str(folder / "r"),
+        error=ConfigError,
+    )
+    text = git("show", f"{ref}:copier.yml", cwd=folder / "r", error=ConfigError)
     (folder / "copier.yml").write_text(text, encoding="utf-8")
     return folder
-
-
-def _git(*args: str, cwd: Path | None = None) -> str:
-    try:
-        done = subprocess.run(  # noqa: S603 - fixed git argv, no shell
-            ["git", *args],  # noqa: S607
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=300,
-        )
-    except FileNotFoundError:
-        raise ConfigError("git is not installed; it is needed for git templates") from None
-    except subprocess.CalledProcessError as error:
-        detail = (error.stderr or error.stdout or "").strip().splitlines()
-        raise ConfigError(f"git {args[0]} failed: {detail[-1] if detail else error}") from None
-    return done.stdout

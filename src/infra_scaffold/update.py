@@ -11,7 +11,6 @@ An error or interrupt during the update puts the tree back as it was.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import yaml
 from infra_scaffold.contract import COMPUTED_ANSWERS, load_contract
 from infra_scaffold.decision import Recommendation
 from infra_scaffold.errors import AnswerError, NotUpdatableError, UpdateError
+from infra_scaffold.git import git
 from infra_scaffold.plan import Plan, make_plan
 from infra_scaffold.render import ANSWERS_FILE
 from infra_scaffold.signals import Terminated, terminate_as_exception
@@ -202,17 +202,4 @@ def _restore(dest: Path, head: str) -> None:
 
 
 def _git(cwd: Path, *args: str, check: bool = True) -> str:
-    try:
-        done = subprocess.run(  # noqa: S603 - fixed git argv, no shell
-            ["git", *args],  # noqa: S607
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-        )
-    except FileNotFoundError:
-        raise UpdateError("git is not installed; copier update needs it") from None
-    if check and done.returncode != 0:
-        raise UpdateError(f"git {args[0]} failed: {done.stderr.strip()}")
-    return done.stdout if done.returncode == 0 else ""
+    return git(*args, cwd=cwd, error=UpdateError, check=check)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import os
-import subprocess
 import tomllib
 import zipfile
 from collections.abc import Iterator
@@ -26,7 +24,7 @@ from samtranslator.utils.py27hash_fix import (
 from samtranslator.yaml_helper import intrinsics_multi_constructor
 
 from support.render import answers_for
-from support.scanners import CheckovReport, checkov_bin
+from support.scanners import CheckovReport, checkov_reports
 
 #: Where `sam package` would have uploaded the code; the transform needs an S3 URI.
 PACKAGED_CODE_URI = "s3://packaged-artifacts/code.zip"
@@ -149,28 +147,17 @@ def privilege_findings(template: dict[str, Any]) -> list[str]:
 
 #: One checkov result per file: the report, and the ids of the checks that passed
 #: (CheckovReport keeps only their number).
-CheckovResult = tuple[CheckovReport, frozenset[str]]
-
-
-def checkov_cloudformation(root: Path) -> dict[str, CheckovResult]:
+def checkov_cloudformation(root: Path) -> dict[str, CheckovReport]:
     """checkov over every CloudFormation template under ``root``, split per file.
 
     One run for all the templates: checkov's start-up costs more than scanning one
     template. Same flags as ``scanners.checkov``. Keys are paths relative to ``root``;
     every report carries the run's parsing errors.
     """
-    cmd = [checkov_bin(), "-d", str(root), "--framework", "cloudformation"]
-    cmd += ["--skip-download", "--output", "json", "--compact"]
-    env = {**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=900)
-    try:
-        data = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        tail = f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
-        raise RuntimeError(f"checkov crashed (exit {proc.returncode}):\n{tail}") from None
+    data = checkov_reports(root, ["cloudformation"])
     checks: dict[str, dict[str, list[dict[str, Any]]]] = {}
     parsing_errors: list[str] = []
-    for part in data if isinstance(data, list) else [data]:
+    for part in data:
         results = part.get("results", {})  # an empty scan prints a bare summary
         parsing_errors += results.get("parsing_errors", [])
         for outcome in ("passed", "failed", "skipped"):
@@ -178,14 +165,11 @@ def checkov_cloudformation(root: Path) -> dict[str, CheckovResult]:
                 found = checks.setdefault(check["file_path"].lstrip("/"), {})
                 found.setdefault(outcome, []).append(check)
     return {
-        path: (
-            CheckovReport(
-                failed=found.get("failed", []),
-                skipped=found.get("skipped", []),
-                passed=len(found.get("passed", [])),
-                parsing_errors=parsing_errors,
-            ),
-            frozenset(check["check_id"] for check in found.get("passed", [])),
+        path: CheckovReport(
+            failed=found.get("failed", []),
+            skipped=found.get("skipped", []),
+            passed=found.get("passed", []),
+            parsing_errors=parsing_errors,
         )
         for path, found in checks.items()
     }

@@ -24,8 +24,13 @@ class CheckovReport:
 
     failed: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
-    passed: int = 0
+    passed: list[dict[str, Any]] = field(default_factory=list)
     parsing_errors: list[str] = field(default_factory=list)
+
+    @property
+    def passed_ids(self) -> frozenset[str]:
+        """The ids of the checks that ran and passed."""
+        return frozenset(check["check_id"] for check in self.passed)
 
     def failures(self) -> list[str]:
         """One line per failed check, for assertion messages."""
@@ -45,32 +50,31 @@ def checkov_bin() -> str:
     return candidate
 
 
-def checkov(target: Path, frameworks: list[str], *, file: bool = False) -> CheckovReport:
-    """Scan a directory (or one file) offline and parse checkov's JSON report."""
+def checkov_reports(target: Path, frameworks: list[str], *, file: bool = False) -> list[Any]:
+    """Run checkov offline on a directory (or one file); its JSON reports, one per framework."""
     cmd = [checkov_bin(), "-f" if file else "-d", str(target), "--framework", *frameworks]
     cmd += ["--skip-download", "--output", "json", "--compact"]
     env = {**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=600)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=900)
     try:
         data = json.loads(proc.stdout)
-    except json.JSONDecodeError:
+    except json.JSONDecodeError:  # a crash exits 1 like failed checks: the JSON tells them apart
         output = f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
         raise RuntimeError(f"checkov crashed (exit {proc.returncode}):\n{output}") from None
-    reports = data if isinstance(data, list) else [data]
+    return data if isinstance(data, list) else [data]
+
+
+def checkov(target: Path, frameworks: list[str], *, file: bool = False) -> CheckovReport:
+    """Scan a directory (or one file) offline; every framework's findings together."""
     report = CheckovReport()
-    for part in reports:
+    for part in checkov_reports(target, frameworks, file=file):
         if "results" not in part:  # an empty scan prints a bare summary
             continue
         results = part["results"]
         report.failed.extend(results.get("failed_checks", []))
         report.skipped.extend(results.get("skipped_checks", []))
+        report.passed.extend(results.get("passed_checks", []))
         report.parsing_errors.extend(results.get("parsing_errors", []))
-        report = CheckovReport(
-            report.failed,
-            report.skipped,
-            report.passed + len(results.get("passed_checks", [])),
-            report.parsing_errors,
-        )
     return report
 
 
