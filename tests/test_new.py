@@ -243,11 +243,12 @@ def test_the_built_wheel_works_offline_outside_the_checkout(tmp_path):
     import sysconfig
 
     wheels = tmp_path / "dist"
-    subprocess.run(
+    built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
          "--quiet", "-w", str(wheels), str(REPO)],
-        check=True, capture_output=True, text=True,
+        check=False, capture_output=True, text=True,
     )  # fmt: skip
+    assert built.returncode == 0, built.stderr
     (wheel,) = wheels.glob("infra_scaffold-*.whl")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
