@@ -7,6 +7,7 @@ tests run concurrently in the background and each test waits for what it needs.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import http.client
 import json
 import re
@@ -625,6 +626,25 @@ def test_encryption_at_rest_uses_the_projects_key(projects: dict[str, Project], 
     for group in tf.of_type("aws_cloudwatch_log_group").values():
         assert group["kms_key_id"] == "${aws_kms_key.this.arn}"
     assert tf.resource("aws_sns_topic", "alarms")["kms_master_key_id"] == "${aws_kms_key.this.arn}"
+
+
+@all_variants
+def test_the_key_serves_cloudwatch_logs_for_the_projects_log_groups_only(
+    projects: dict[str, Project], name: str
+) -> None:
+    tf = projects[name].tf
+    policy = tf.resource("aws_kms_key", "this")["policy"]
+    assert "kms:EncryptionContext:aws:logs:arn" in policy
+    allowed = re.findall(r'log-group:([^"]*)"', policy)
+    assert allowed, policy
+    for pattern in allowed:
+        # Every pattern names the project before any wildcard: no other log group matches.
+        assert "${var.project_name}" in pattern.partition("*")[0], pattern
+    groups = [hcl_string(g["name"]) for g in tf.of_type("aws_cloudwatch_log_group").values()]
+    assert groups
+    for group in groups:
+        assert any(fnmatch.fnmatchcase(group, p) for p in allowed), (group, allowed)
+    assert not any(fnmatch.fnmatchcase("/another-project/app", p) for p in allowed)
 
 
 ALARM_METRICS: Final = {
