@@ -24,9 +24,11 @@ from support.lambda_tools import (
     checkov_cloudformation,
     load_template,
     metadata_skips,
+    parameter_accepts,
     parse_structured,
     privilege_findings,
     render_plain,
+    resolve,
     sam_transform,
     structured_files,
     write_transformed,
@@ -482,6 +484,77 @@ def test_the_sqs_consumer_has_a_dlq_partial_batches_and_a_long_visibility_timeou
     event = function_of(template)["Events"]["Messages"]
     assert event["Type"] == "SQS"
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+#: ReservedConcurrency values to try: the parameter's own constraints pick the valid ones.
+RESERVATIONS = range(-5, 3001)
+
+
+def sqs_poller(template: dict[str, Any], reservation: int) -> tuple[Any, dict[str, Any]]:
+    """(reserved concurrent executions, queue poller settings) for one ReservedConcurrency.
+
+    Read from template.yaml (the function and its SQS event) or, after the SAM
+    transform, from the function and its event source mapping.
+    """
+    parameters = {"ReservedConcurrency": reservation}
+    resources = resolve(template["Resources"], template, parameters)
+    fn = resources["Function"]["Properties"]
+    mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    if mappings:
+        (mapping,) = mappings
+        return fn.get("ReservedConcurrentExecutions"), mapping["Properties"]
+    return fn.get("ReservedConcurrentExecutions"), fn["Events"]["Messages"]["Properties"]
+
+
+@pytest.mark.parametrize("stage", ["template.yaml", "transformed"])
+def test_the_sqs_poller_never_invokes_more_batches_than_the_reservation_lets_run(
+    projects: dict[str, Path], transformed: dict[str, Path], stage: str
+) -> None:
+    """Event source mappings ignore reserved concurrency: ScalingConfig must bound them.
+
+    Otherwise a burst is throttled, and the throttled batches return to the queue and
+    reach the dead-letter queue unprocessed after maxReceiveCount receives.
+    """
+    source = template_of(projects, "sqs_consumer")
+    template = source if stage == "template.yaml" else parse_structured(transformed["sqs_consumer"])
+    accepted = [r for r in RESERVATIONS if parameter_accepts(source, "ReservedConcurrency", r)]
+    assert {-1, 0, 2, 10, 1000} <= set(accepted)
+    assert source["Parameters"]["ReservedConcurrency"]["Default"] in accepted
+    for reservation in accepted:
+        reserved, poller = sqs_poller(template, reservation)
+        if reservation == -1:
+            assert reserved is None
+        else:
+            assert reserved == reservation
+        if reservation == 0:
+            # A stopped function would throttle every batch: the poller stops too.
+            assert poller["Enabled"] is False, poller
+            continue
+        assert poller.get("Enabled", True) is True, (reservation, poller)
+        maximum = poller.get("ScalingConfig", {}).get("MaximumConcurrency")
+        assert isinstance(maximum, int), (reservation, poller)
+        assert 2 <= maximum <= 1000, (reservation, maximum)
+        if reserved is not None:
+            assert maximum <= reserved, (reservation, maximum)
+        else:
+            # No reservation: the account's pool (10 in a new account) must hold it.
+            assert maximum <= 5, maximum
+
+
+def test_the_sqs_consumer_documents_how_the_reservation_bounds_the_poller(
+    projects: dict[str, Path],
+) -> None:
+    project = projects["sqs_consumer"]
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    security = (project / "docs" / "security.md").read_text(encoding="utf-8")
+    for doc in (readme, security):
+        assert "MaximumConcurrency" in doc
+        assert "`ReservedConcurrency`" in doc
+    assert "`-1`" in readme
+    assert "`0`" in readme
+    template = template_of(projects, "sqs_consumer")
+    description = template["Parameters"]["ReservedConcurrency"]["Description"]
+    assert "poller" in description
 
 
 def test_the_stream_consumer_bisects_retries_a_bounded_number_of_times_and_keeps_failures(

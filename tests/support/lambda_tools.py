@@ -7,7 +7,7 @@ import io
 import json
 import tomllib
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -143,6 +143,74 @@ def privilege_findings(template: dict[str, Any]) -> list[str]:
         if "*" in resources and not set(actions) <= UNSCOPABLE_ACTIONS:
             findings.append(f"{logical_id} {statement.get('Sid')}: {actions} on every resource")
     return findings
+
+
+class NoValue:
+    """What ``!Ref AWS::NoValue`` resolves to: the property is left out."""
+
+
+def resolve(node: Any, template: dict[str, Any], parameters: dict[str, Any]) -> Any:
+    """``node`` with parameters and conditions evaluated as CloudFormation would.
+
+    Handles ``Ref`` to a parameter or ``AWS::NoValue``, ``Fn::If``, ``Fn::Equals``,
+    ``Fn::Not``, ``Fn::And``, ``Fn::Or`` and ``Condition``; properties that resolve to
+    ``AWS::NoValue`` are dropped, every other intrinsic is kept as written.
+    """
+
+    def ref(name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NoValue()
+        return parameters.get(name, {"Ref": name})
+
+    def if_(arg: list[Any]) -> Any:
+        condition, then, otherwise = arg
+        return walk(then if walk(template["Conditions"][condition]) else otherwise)
+
+    intrinsics: dict[str, Callable[[Any], Any]] = {
+        "Ref": ref,
+        "Condition": lambda name: walk(template["Conditions"][name]),
+        "Fn::If": if_,
+        "Fn::Equals": lambda arg: str(walk(arg[0])) == str(walk(arg[1])),
+        "Fn::Not": lambda arg: not walk(arg[0]),
+        "Fn::And": lambda arg: all(walk(part) for part in arg),
+        "Fn::Or": lambda arg: any(walk(part) for part in arg),
+    }
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, list):
+            return [item for item in map(walk, value) if not isinstance(item, NoValue)]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1 and next(iter(value)) in intrinsics:
+            ((key, arg),) = value.items()
+            return intrinsics[key](arg)
+        items = {key: walk(item) for key, item in value.items()}
+        return {key: item for key, item in items.items() if not isinstance(item, NoValue)}
+
+    return walk(node)
+
+
+def parameter_accepts(template: dict[str, Any], name: str, value: int) -> bool:
+    """Would CloudFormation accept ``value`` for the Number parameter ``name``?
+
+    Checks its MinValue, MaxValue and AllowedValues, and the assertions of every rule
+    that applies (with the other parameters at their defaults).
+    """
+    spec = template["Parameters"][name]
+    if value < spec.get("MinValue", value) or value > spec.get("MaxValue", value):
+        return False
+    if "AllowedValues" in spec and value not in spec["AllowedValues"]:
+        return False
+    parameters = {
+        key: param["Default"] for key, param in template["Parameters"].items() if "Default" in param
+    }
+    parameters[name] = value
+    return all(
+        resolve(assertion["Assert"], template, parameters)
+        for rule in template.get("Rules", {}).values()
+        if resolve(rule.get("RuleCondition", True), template, parameters)
+        for assertion in rule["Assertions"]
+    )
 
 
 #: One checkov result per file: the report, and the ids of the checks that passed
