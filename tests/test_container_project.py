@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import tomllib
 from collections.abc import Callable, Iterator
@@ -33,12 +34,14 @@ from support.container_tools import (
     Terraform,
     blocks,
     build_layout,
+    docker_run_env,
     hcl_string,
     inline_skips,
     load_terraform,
     one,
     parse_dockerfile,
     spawn,
+    templatefile_vars,
     unprivileged_python,
     unreadable_by_others,
     walk,
@@ -449,6 +452,73 @@ def test_user_data_runs_the_projects_image(projects: dict[str, Project], name: s
     )
     assert ("--gpus all" in script) == (project.shape == "inference")
     assert ("--network host" in script) == (project.shape == "worker")
+
+
+def _user_data(project: Project) -> tuple[dict[str, str], str]:
+    """The variables Terraform passes to the user data template, and the template."""
+    launch_template = project.tf.resource("aws_launch_template", "this")
+    script = (project.path / "terraform" / "user_data.sh.tftpl").read_text(encoding="utf-8")
+    return templatefile_vars(launch_template["user_data"]), script
+
+
+@all_variants
+def test_user_data_gets_every_variable_it_uses(projects: dict[str, Project], name: str) -> None:
+    passed, script = _user_data(projects[name])
+    used = set(re.findall(r"(?<!\$)\$\{([a-z_][a-z0-9_]*)", script))
+    assert used == set(passed), (used, set(passed))
+
+
+def _app_value(project: Project, expression: str) -> Any:
+    """Evaluate ``expression`` (JSON-able) in the rendered app, as its tests would."""
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import json, app.config as c; print(json.dumps({expression}))"],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _uvicorn_options(project: Project) -> dict[str, str]:
+    """The keyword arguments of the ``uvicorn.run`` call in app/__main__.py, as source."""
+    tree = ast.parse((project.path / "app" / "__main__.py").read_text(encoding="utf-8"))
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "uvicorn.run"
+    ]
+    assert len(calls) == 1
+    return {k.arg: ast.unparse(k.value) for k in calls[0].keywords if k.arg}
+
+
+@services
+def test_uvicorn_keeps_idle_connections_longer_than_the_load_balancer(
+    projects: dict[str, Project], name: str
+) -> None:
+    """AWS: the target's keep-alive must exceed the ALB idle timeout, else 502s."""
+    project = projects[name]
+    tf = project.tf
+    assert tf.resource("aws_lb", "this")["idle_timeout"] == "${var.idle_timeout_seconds}"
+    margin = re.fullmatch(
+        r"\$\{var\.idle_timeout_seconds \+ (\d+)\}", tf.locals["keep_alive_seconds"]
+    )
+    assert margin, tf.locals["keep_alive_seconds"]
+    assert int(margin[1]) > 0
+    passed, script = _user_data(project)
+    assert passed["keep_alive"] == "local.keep_alive_seconds"
+    assert docker_run_env(script)["KEEP_ALIVE_SECONDS"] == "${keep_alive}"
+    assert _uvicorn_options(project)["timeout_keep_alive"] == "settings.keep_alive_seconds"
+    environ = {"KEEP_ALIVE_SECONDS": "4005"}
+    default, configured = _app_value(
+        project,
+        f"[c.Settings.from_env({{}}).keep_alive_seconds, "
+        f"c.Settings.from_env({environ!r}).keep_alive_seconds]",
+    )
+    assert default > tf.default("idle_timeout_seconds")
+    assert configured == 4005
 
 
 @all_variants

@@ -138,6 +138,38 @@ def inline_skips(tf: Terraform) -> list[tuple[str, str, str]]:
     return found
 
 
+def templatefile_vars(expression: str) -> dict[str, str]:
+    """The variables a ``templatefile(path, {k = v, ...})`` call passes, as written.
+
+    ``expression`` is an attribute as python-hcl2 returns it (for example the
+    launch template's ``user_data``); values are the unevaluated expressions.
+    """
+    start = expression.index(", {", expression.index("templatefile(")) + 2
+    depth, items, current = 0, [], ""
+    for char in expression[start + 1 :]:
+        if char in "{([":
+            depth += 1
+        elif char in "})]":
+            if depth == 0:
+                break
+            depth -= 1
+        if char == "," and depth == 0:
+            items.append(current)
+            current = ""
+        else:
+            current += char
+    items.append(current)
+    pairs = (item.partition("=") for item in items if item.strip())
+    return {name.strip(): value.strip() for name, _, value in pairs}
+
+
+def docker_run_env(script: str) -> dict[str, str]:
+    """The ``--env NAME=VALUE`` pairs of the ``docker run`` in a user data script."""
+    run = script[script.index("docker run") :]
+    run = run[: run.index("\nExecStop")] if "\nExecStop" in run else run
+    return dict(m.groups() for m in re.finditer(r"--env ([A-Z_][A-Z0-9_]*)=(\S*)", run))
+
+
 # --- Dockerfile -------------------------------------------------------------------
 
 
