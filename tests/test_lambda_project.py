@@ -8,6 +8,7 @@ variants run concurrently.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -432,6 +433,50 @@ def test_the_webhook_reads_its_secret_from_parameter_store(projects: dict[str, P
     assert "hmac.compare_digest" in code
     assert "hashlib.sha256" in code
     assert "tolerance_seconds" in code
+
+
+#: Delivers events/delivery.json, then replays it with another X-Delivery-Id (as
+#: someone who captured it could, within the tolerance); prints what was processed.
+REPLAY_WITH_A_NEW_DELIVERY_ID = """
+import json, sys
+sys.path[:0] = ["src", "tests"]
+sys.modules["boto3"] = None
+import app
+from fakes import Clock, FakeDynamoDB
+from idempotency import Idempotency
+
+event = json.load(open("events/delivery.json"))
+now = int(event["headers"]["x-signature-timestamp"]) + 60
+table, processed = FakeDynamoDB(), []
+app.process = processed.append
+
+def deliver(event):
+    store = Idempotency("table", table, lock_seconds=30, clock=Clock(now))
+    return app.handle(event, secrets=[b"test-secret"], store=store, now=now, tolerance_seconds=300)
+
+answers = [deliver(event)]
+event["headers"]["x-delivery-id"] = "0b9e6c1a-replayed-with-a-new-id"
+answers.append(deliver(event))
+print(json.dumps({"answers": answers, "processed": len(processed)}))
+"""
+
+
+def test_a_webhook_replayed_with_a_new_delivery_id_is_not_processed_again(
+    projects: dict[str, Path],
+) -> None:
+    """The duplicate check keys on what the signature covers, not on an unsigned header."""
+    result = run(
+        [sys.executable, "-I", "-B", "-c", REPLAY_WITH_A_NEW_DELIVERY_ID], cwd=projects["webhook"]
+    )
+    assert result.returncode == 0, output(result)
+    report = json.loads(result.stdout)
+    first, replay = report["answers"]
+    assert (first["statusCode"], json.loads(first["body"])) == (200, {"status": "processed"})
+    assert json.loads(replay["body"]) != {"status": "processed"}, replay
+    assert report["processed"] == 1
+    signed = '"<timestamp>.<delivery id>.<raw body>"'
+    assert signed in (projects["webhook"] / "README.md").read_text(encoding="utf-8")
+    assert signed in (projects["webhook"] / "docs" / "security.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
