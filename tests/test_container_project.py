@@ -521,6 +521,27 @@ def test_uvicorn_keeps_idle_connections_longer_than_the_load_balancer(
     assert configured == 4005
 
 
+@services
+def test_only_the_vpc_is_trusted_to_set_forwarded_headers(
+    projects: dict[str, Project], name: str
+) -> None:
+    """A client's own X-Forwarded-For entry must never become its address."""
+    project = projects[name]
+    tf = project.tf
+    passed, script = _user_data(project)
+    env = docker_run_env(script)
+    assert env["FORWARDED_ALLOW_IPS"] == "${trusted_proxies}"
+    assert passed["trusted_proxies"] == "local.trusted_proxies"
+    trusted = tf.locals["trusted_proxies"]
+    assert "*" not in trusted
+    assert "data.aws_vpc.this.cidr_block" in trusted
+    assert "data.aws_vpc.this.cidr_block_associations" in trusted
+    assert tf.data["aws_vpc"]["this"]["id"] == "${var.vpc_id}"
+    options = _uvicorn_options(project)
+    assert options["forwarded_allow_ips"] == "settings.forwarded_allow_ips"
+    assert _app_value(project, "c.Settings.from_env({}).forwarded_allow_ips") == "127.0.0.1"
+
+
 @all_variants
 def test_autoscaling_group_matches_the_cost_model(projects: dict[str, Project], name: str) -> None:
     tf = projects[name].tf
