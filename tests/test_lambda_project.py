@@ -698,6 +698,36 @@ def test_the_readme_explains_the_decision_and_the_cost(projects: dict[str, Path]
     assert "docs/security.md" in readme
 
 
+@pytest.mark.parametrize("name", VARIANTS)
+def test_the_readme_has_the_sections_both_kinds_of_project_share(
+    projects: dict[str, Path], name: str
+) -> None:
+    project = projects[name]
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    headings = [line for line in readme.splitlines() if line.startswith("## ")]
+    for heading in (
+        "## Why Lambda",
+        "## What was generated",
+        "## Develop",
+        "## Deploy",
+        "## What it costs",
+        "## Security",
+        "## Updating",
+    ):
+        assert heading in headings, f"{heading} missing from {headings}"
+    updating = readme.split("## Updating", 1)[1]
+    for words in ("scaffold update", "copier update", ".github/workflows/template-update.yml"):
+        assert words in updating, words
+    assert (project / ".github" / "workflows" / "template-update.yml").is_file()
+    generated = readme.split("## What was generated", 1)[1].split("\n## ", 1)[0]
+    shipped = [
+        path.relative_to(project).as_posix()
+        for path in sorted((project / ".github" / "workflows").iterdir())
+    ]
+    for path in [*shipped, ".copier-answers.yml"]:
+        assert f"`{path}`" in generated, f"{path} missing from What was generated"
+
+
 def test_the_readme_handles_a_project_rendered_without_a_decision_record(
     projects: dict[str, Path],
 ) -> None:
