@@ -542,6 +542,27 @@ def test_only_the_vpc_is_trusted_to_set_forwarded_headers(
     assert _app_value(project, "c.Settings.from_env({}).forwarded_allow_ips") == "127.0.0.1"
 
 
+@pytest.mark.parametrize("name", ["websocket"])
+def test_websocket_messages_are_bounded_and_origins_checked(
+    projects: dict[str, Project], name: str
+) -> None:
+    project = projects[name]
+    # uvicorn refuses an oversized message as it arrives (its default buffers 16 MiB).
+    assert _uvicorn_options(project)["ws_max_size"] == "settings.max_body_bytes"
+    answers = yaml.safe_load((project.path / ".copier-answers.yml").read_text())
+    limit = _app_value(project, "c.Settings.from_env({}).max_body_bytes")
+    assert limit == answers["max_payload_kb"] * 1024
+    origins = project.tf.variables["allowed_origins"]
+    assert origins["default"] == []
+    assert blocks(origins, "validation")
+    passed, script = _user_data(project)
+    assert passed["allowed_origins"] == 'join(",", var.allowed_origins)'
+    assert docker_run_env(script)["ALLOWED_ORIGINS"] == "${allowed_origins}"
+    environ = {"ALLOWED_ORIGINS": "https://app.example.com"}
+    configured = _app_value(project, f"c.Settings.from_env({environ!r}).allowed_origins")
+    assert configured == ["https://app.example.com"]
+
+
 @all_variants
 def test_autoscaling_group_matches_the_cost_model(projects: dict[str, Project], name: str) -> None:
     tf = projects[name].tf
