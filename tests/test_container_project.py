@@ -563,6 +563,25 @@ def test_websocket_messages_are_bounded_and_origins_checked(
     assert configured == ["https://app.example.com"]
 
 
+@workers
+def test_a_stalled_worker_ends_its_process_and_systemd_restarts_it(
+    projects: dict[str, Project], name: str
+) -> None:
+    """EC2 health checks and Docker's HEALTHCHECK never restart a stuck container."""
+    project = projects[name]
+    tree = ast.parse((project.path / "app" / "worker.py").read_text(encoding="utf-8"))
+    main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")
+    calls = {ast.unparse(n.func) for n in ast.walk(main) if isinstance(n, ast.Call)}
+    assert {"Watchdog", "watchdog.start"} <= calls, calls
+    watchdog = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Watchdog")
+    assert "healthy()" in ast.unparse(watchdog)
+    assert _app_value(project, "__import__('app.worker').worker.EXIT_STALLED") != 0
+    _, script = _user_data(project)
+    assert re.search(r"^Restart=always$", script, flags=re.MULTILINE)
+    group = project.tf.resource("aws_autoscaling_group", "this")
+    assert hcl_string(group["health_check_type"]) == "EC2", "the instance check: see above"
+
+
 @all_variants
 def test_autoscaling_group_matches_the_cost_model(projects: dict[str, Project], name: str) -> None:
     tf = projects[name].tf
