@@ -69,6 +69,8 @@ HOSTILE: Final = (
     "new line\ttab \u2028 !Ref Name é 日本語 🚀 $${z} %%{w}"
 )
 WORLD: Final = {"0.0.0.0/0", "::/0"}
+#: The make targets both kinds of project have (the Lambda project: test lint scan build deploy).
+COMMON_MAKE_TARGETS: Final = {"test", "lint", "scan", "build", "deploy"}
 #: One project per docs/security.md variant, whose cited check ids are verified.
 CITED: Final = ["http_api", "worker"]
 
@@ -884,7 +886,7 @@ def test_makefile_ci_and_pyproject(projects: dict[str, Project], name: str) -> N
     path = projects[name].path
     makefile = (path / "Makefile").read_text()
     targets = set(re.findall(r"^([a-z]+):", makefile, flags=re.MULTILINE))
-    assert {"test", "lint", "scan", "build", "plan"} <= targets
+    assert COMMON_MAKE_TARGETS | {"push", "plan", "apply"} <= targets
     workflow = yaml.safe_load((path / ".github" / "workflows" / "ci.yml").read_text())
     commands = "\n".join(
         str(step.get("run", step.get("uses", "")))
@@ -907,11 +909,41 @@ def test_makefile_ci_and_pyproject(projects: dict[str, Project], name: str) -> N
     assert "pytest" in pyproject["tool"]
 
 
+MAKE = shutil.which("make")
+
+
+@pytest.mark.skipif(MAKE is None, reason="make is not installed")
+@all_variants
+def test_make_deploy_pushes_then_applies_after_asking(
+    projects: dict[str, Project], name: str
+) -> None:
+    assert MAKE is not None
+    proc = scanners.run([MAKE, "-n", "deploy", "TAG=1.2.3"], cwd=projects[name].path)
+    assert proc.returncode == 0, proc.stderr
+    commands = proc.stdout
+    push, apply = commands.index("docker push"), commands.index("terraform -chdir=terraform apply")
+    assert push < apply, commands
+    assert "-var image_tag=1.2.3" in commands[apply:]
+    assert "-auto-approve" not in commands, "terraform apply must show the plan and ask"
+
+
 @all_variants
 def test_readme_explains_decision_deploy_and_cost(projects: dict[str, Project], name: str) -> None:
     readme = (projects[name].path / "README.md").read_text()
-    for heading in ["## Why containers", "## What was generated", "## Deploy", "## What it costs"]:
+    for heading in [
+        "## Why containers",
+        "## What was generated",
+        "## Deploy",
+        "## What it costs",
+        "## Security",
+        "## Updating",
+    ]:
         assert heading in readme
+    assert "make deploy" in readme
+    updating = readme[readme.index("## Updating") :]
+    for needed in ["scaffold update", "copier update", ".github/workflows/template-update.yml"]:
+        assert needed in updating, needed
+    assert (projects[name].path / ".github" / "workflows" / "template-update.yml").is_file()
     assert "checklist recommended" in readme
     assert re.search(r"\*\*\$[\d,]+\.\d\d a month\*\*", readme)
 
