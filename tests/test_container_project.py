@@ -585,6 +585,23 @@ def test_a_stalled_worker_ends_its_process_and_systemd_restarts_it(
 
 
 @all_variants
+def test_security_md_says_which_containers_reach_the_instance_role(
+    projects: dict[str, Project], name: str
+) -> None:
+    """Hop limit 1 keeps bridge-network containers from the metadata service, not host ones."""
+    project = projects[name]
+    _, script = _user_data(project)
+    security = (project.path / "docs" / "security.md").read_text(encoding="utf-8")
+    instances = next(line for line in security.splitlines() if "hop limit 1" in line)
+    if "--network host" in script:
+        assert "host network" in instances, instances
+        assert "can** reach the metadata service" in instances, instances
+        assert "cannot reach the instance role" not in instances, instances
+    else:
+        assert "bridge network cannot reach the instance role" in instances, instances
+
+
+@all_variants
 def test_autoscaling_group_matches_the_cost_model(projects: dict[str, Project], name: str) -> None:
     tf = projects[name].tf
     group = tf.resource("aws_autoscaling_group", "this")
