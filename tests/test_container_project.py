@@ -30,6 +30,7 @@ import yaml
 from copier import run_copy
 from support import scanners
 from support.container_tools import (
+    FakeSSM,
     Layout,
     Terraform,
     blocks,
@@ -56,6 +57,7 @@ pytestmark = pytest.mark.slow
 #: Workload rendered with compute=container, and the shape it must become.
 VARIANTS: Final = {
     "http_api": "service",
+    "webhook": "service",
     "websocket": "websocket",
     "worker": "worker",
     "ml_inference": "inference",
@@ -72,7 +74,7 @@ WORLD: Final = {"0.0.0.0/0", "::/0"}
 #: The make targets both kinds of project have (the Lambda project: test lint scan build deploy).
 COMMON_MAKE_TARGETS: Final = {"test", "lint", "scan", "build", "deploy"}
 #: One project per docs/security.md variant, whose cited check ids are verified.
-CITED: Final = ["http_api", "worker"]
+CITED: Final = ["http_api", "worker", "webhook"]
 
 
 @dataclass
@@ -85,6 +87,11 @@ class Project:
     @property
     def is_service(self) -> bool:
         return self.shape != "worker"
+
+    @property
+    def host_network(self) -> bool:
+        """Its container needs the instance role (AWS APIs), so it runs on the host network."""
+        return self.shape == "worker" or self.name == "webhook"
 
 
 class Background:
@@ -183,6 +190,22 @@ SHAPE_FILES: Final = {
         "tests/test_process.py",
     },
 }
+#: Files of one workload beyond its shape's.
+WORKLOAD_FILES: Final = {
+    "webhook": {
+        "app/signature.py",
+        "app/webhook.py",
+        "app/store.py",
+        "tests/test_signature.py",
+        "tests/test_webhook.py",
+        "tests/test_store.py",
+        "tests/fake_aws.py",
+    },
+}
+
+
+def _own_files(name: str, shape: str) -> set[str]:
+    return SHAPE_FILES[shape] | WORKLOAD_FILES.get(name, set())
 
 
 def _tree(path: Path) -> set[str]:
@@ -197,11 +220,12 @@ def _tree(path: Path) -> set[str]:
 def test_the_project_has_its_files(projects: dict[str, Project], name: str) -> None:
     project = projects[name]
     tree = _tree(project.path)
-    missing = [f for f in [*EVERY_PROJECT_FILE, *SHAPE_FILES[project.shape]] if f not in tree]
+    own = _own_files(name, project.shape)
+    missing = [f for f in [*EVERY_PROJECT_FILE, *own] if f not in tree]
     assert missing == [], missing
-    others = set().union(*(f for s, f in SHAPE_FILES.items() if s != project.shape))
-    strays = sorted((others - SHAPE_FILES[project.shape]) & tree)
-    assert strays == [], f"{project.shape} project has files of other shapes: {strays}"
+    others = set().union(*SHAPE_FILES.values(), *WORKLOAD_FILES.values())
+    strays = sorted((others - own) & tree)
+    assert strays == [], f"{name} project has files of other shapes or workloads: {strays}"
     assert "template.yaml" not in tree, "a Lambda file leaked into the container project"
 
 
@@ -300,6 +324,13 @@ WORKER_ENV: Final = {
 }
 
 
+WEBHOOK_ENV: Final = {
+    **{k: v for k, v in WORKER_ENV.items() if k not in {"QUEUE_URL", "JOBS_TABLE"}},
+    "WEBHOOK_SECRET_PARAMETER": "/demo/webhook-secret",
+    "DELIVERIES_TABLE": "deliveries",
+}
+
+
 @all_variants
 def test_the_runtime_user_can_run_the_image_layout(
     projects: dict[str, Project], name: str, runner: tuple[str, int | None]
@@ -323,7 +354,14 @@ def test_the_runtime_user_can_run_the_image_layout(
         assert check.returncode == 0, output
         if not project.is_service:
             env.update(WORKER_ENV, AWS_ENDPOINT_URL=f"http://127.0.0.1:{_free_port()}")
-        _run_cmd_until_healthy(layout, uid, env, port)
+        if name == "webhook":  # it reads its signing secret from SSM at start-up
+            with FakeSSM({"/demo/webhook-secret": "signing-key"}) as ssm:
+                env.update(WEBHOOK_ENV, AWS_ENDPOINT_URL=ssm.url)
+                _run_cmd_until_healthy(layout, uid, env, port)
+            assert [r["target"] for r in ssm.requests] == ["AmazonSSM.GetParameter"]
+            assert ssm.requests[0]["WithDecryption"] is True
+        else:
+            _run_cmd_until_healthy(layout, uid, env, port)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -453,7 +491,8 @@ def test_user_data_runs_the_projects_image(projects: dict[str, Project], name: s
         "${aws_ecr_repository.app.repository_url}:${var.image_tag}"
     )
     assert ("--gpus all" in script) == (project.shape == "inference")
-    assert ("--network host" in script) == (project.shape == "worker")
+    assert ("--network host" in script) == project.host_network
+    assert ("--publish" in script) == (project.is_service and not project.host_network)
 
 
 def _user_data(project: Project) -> tuple[dict[str, str], str]:
@@ -599,6 +638,165 @@ def test_security_md_says_which_containers_reach_the_instance_role(
         assert "cannot reach the instance role" not in instances, instances
     else:
         assert "bridge network cannot reach the instance role" in instances, instances
+
+
+def _statements(tf: Terraform) -> dict[str, dict[str, Any]]:
+    document = tf.data["aws_iam_policy_document"]["instance"]
+    return {hcl_string(s["sid"]): s for s in blocks(document, "statement")}
+
+
+def _conditions(statement: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
+    return {
+        hcl_string(c["variable"]): (hcl_string(c["test"]), [hcl_string(v) for v in c["values"]])
+        for c in blocks(statement, "condition")
+    }
+
+
+@pytest.mark.parametrize("name", ["webhook"])
+def test_webhook_secret_and_delivery_records_in_terraform(
+    projects: dict[str, Project], name: str
+) -> None:
+    project = projects[name]
+    tf = project.tf
+    # The secret: a SecureString the user stores; Terraform only names it.
+    project_name = tf.default("project_name")
+    assert tf.default("webhook_secret_parameter_name") == f"/{project_name}/webhook-secret"
+    assert "aws_ssm_parameter" not in tf.resources
+    assert set(tf.data["aws_ssm_parameter"]) == {"ami"}, "the secret must stay out of the state"
+    arn = hcl_string(tf.locals["secret_parameter_arn"])
+    assert arn.endswith(":parameter${var.webhook_secret_parameter_name}")
+    statements = _statements(tf)
+    reads = [s for s in statements.values() if "ssm:GetParameter" in map(hcl_string, s["actions"])]
+    assert len(reads) == 1
+    assert [hcl_string(a) for a in reads[0]["actions"]] == ["ssm:GetParameter"]
+    assert reads[0]["resources"] == ["${local.secret_parameter_arn}"]
+    decrypt = statements["DecryptTheSigningSecretThroughSsm"]
+    assert [hcl_string(a) for a in decrypt["actions"]] == ["kms:Decrypt"]
+    assert decrypt["resources"] == ["${aws_kms_key.this.arn}"]
+    assert _conditions(decrypt) == {
+        "kms:ViaService": ("StringEquals", ["ssm.${var.aws_region}.amazonaws.com"]),
+        "kms:EncryptionContext:PARAMETER_ARN": ("StringEquals", ["${local.secret_parameter_arn}"]),
+    }
+    # Every kms: statement of the instance role is limited to one service.
+    for sid, statement in statements.items():
+        if any(hcl_string(a).startswith("kms:") for a in statement["actions"]):
+            assert "kms:ViaService" in _conditions(statement), sid
+
+    # Delivery records: encrypted with the project's key, recoverable, expiring.
+    table = tf.resource("aws_dynamodb_table", "deliveries")
+    assert hcl_string(table["hash_key"]) == "delivery_id"
+    assert one(table, "point_in_time_recovery")["enabled"] is True
+    sse = one(table, "server_side_encryption")
+    assert (sse["enabled"], sse["kms_key_arn"]) == (True, "${aws_kms_key.this.arn}")
+    assert hcl_string(one(table, "ttl")["attribute_name"]) == "expires_at"
+    assert table["deletion_protection_enabled"] is True
+    records = statements["RecordDeliveries"]
+    assert records["resources"] == ["${aws_dynamodb_table.deliveries.arn}"]
+    assert {hcl_string(a) for a in records["actions"]} == {
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    }
+
+    # The container gets the names and reads them under those names.
+    passed, script = _user_data(project)
+    env = docker_run_env(script)
+    wiring = {
+        "secret_parameter": "var.webhook_secret_parameter_name",
+        "deliveries_table": "aws_dynamodb_table.deliveries.name",
+        "tolerance": "var.signature_tolerance_seconds",
+        "processing": "var.processing_timeout_seconds",
+    }
+    assert {k: passed.get(k) for k in wiring} == wiring
+    given = {
+        "WEBHOOK_SECRET_PARAMETER": "/p",
+        "DELIVERIES_TABLE": "t",
+        "SIGNATURE_TOLERANCE_SECONDS": "120",
+        "PROCESSING_SECONDS": "7",
+        "AWS_REGION": "eu-west-1",
+    }
+    assert set(given) <= set(env)
+    read = _app_value(
+        project,
+        f"(lambda s: [s.webhook_secret_parameter, s.deliveries_table, "
+        f"s.signature_tolerance_seconds, s.processing_seconds, s.aws_region])"
+        f"(c.Settings.from_env({given!r}))",
+    )
+    assert read == ["/p", "t", 120, 7, "eu-west-1"]
+    assert _app_value(project, "c.Settings().signature_tolerance_seconds") == tf.default(
+        "signature_tolerance_seconds"
+    )
+
+
+@pytest.mark.parametrize("name", ["webhook"])
+def test_webhook_app_verifies_refuses_replays_and_deduplicates(
+    projects: dict[str, Project], name: str
+) -> None:
+    project = projects[name]
+    main = (project.path / "app" / "main.py").read_text(encoding="utf-8")
+    assert '"/echo"' not in main, "no public unauthenticated endpoint"
+    assert '@router.route("POST", "/webhook")' in main
+    signature = ast.parse((project.path / "app" / "signature.py").read_text(encoding="utf-8"))
+    calls = {ast.unparse(n.func) for n in ast.walk(signature) if isinstance(n, ast.Call)}
+    assert {"hmac.new", "hmac.compare_digest"} <= calls
+    assert "tolerance_seconds" in ast.unparse(signature)
+    requirements = (project.path / "requirements.txt").read_text()
+    assert "boto3==" in requirements
+
+    # The project's own tests of exactly these behaviours run and pass.
+    files = ["tests/test_signature.py", "tests/test_webhook.py", "tests/test_server.py"]
+    proc = scanners.run(
+        [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", *files],
+        cwd=project.path,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    passed = set(re.findall(r"::(test_\w+)(?:\[[^\]]*\])? PASSED", proc.stdout))
+    for behaviour in [
+        "test_forged_altered_or_stale_deliveries_fail",
+        "test_a_delivery_is_processed_once_even_when_signed_again",
+        "test_forged_or_altered_deliveries_are_refused_before_anything_happens",
+        "test_stale_deliveries_are_refused",
+        "test_a_failed_delivery_is_released_for_the_senders_retry",
+        "test_the_secret_is_read_decrypted_from_its_parameter",
+        "test_deliveries_are_recorded_by_their_id_in_dynamodb",
+        "test_signed_deliveries_over_http",
+        "test_does_not_start_without_its_signing_secret",
+    ]:
+        assert behaviour in passed, behaviour
+
+
+@pytest.mark.parametrize("name", ["webhook"])
+def test_webhook_docs_explain_signing_secret_and_duplicates(
+    projects: dict[str, Project], name: str
+) -> None:
+    project = projects[name]
+    readme = (project.path / "README.md").read_text(encoding="utf-8")
+    for needed in [
+        "X-Signature-Timestamp",
+        "X-Delivery-Id",
+        "X-Signature: sha256=",
+        "aws ssm put-parameter --type SecureString --key-id alias/",
+        "openssl dgst -sha256 -hmac",
+        "signature_tolerance_seconds",
+        '"duplicate"',
+    ]:
+        assert needed in readme, needed
+    assert "/echo" not in readme
+    security = (project.path / "docs" / "security.md").read_text(encoding="utf-8")
+    for needed in [
+        "HMAC-SHA256",
+        "constant time",
+        "signature_tolerance_seconds",
+        "conditional write",
+        "aws_dynamodb_table.deliveries",
+        "SSM Parameter Store",
+        "only through SSM",
+    ]:
+        assert needed in security, needed
+    assert "The app needs none yet" not in security
+    assert "answers anyone who reaches it" not in security
 
 
 @all_variants

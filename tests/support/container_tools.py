@@ -18,8 +18,10 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +169,7 @@ def docker_run_env(script: str) -> dict[str, str]:
     """The ``--env NAME=VALUE`` pairs of the ``docker run`` in a user data script."""
     run = script[script.index("docker run") :]
     run = run[: run.index("\nExecStop")] if "\nExecStop" in run else run
-    return dict(m.groups() for m in re.finditer(r"--env ([A-Z_][A-Z0-9_]*)=(\S*)", run))
+    return {m[1]: m[2] for m in re.finditer(r"--env ([A-Z_][A-Z0-9_]*)=(\S*)", run)}
 
 
 # --- Dockerfile -------------------------------------------------------------------
@@ -252,6 +254,56 @@ def parse_env(instruction: Instruction, env: Mapping[str, str]) -> dict[str, str
             r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: env.get(m[1], ""), value
         )
     return result
+
+
+# --- A stand-in for SSM -------------------------------------------------------------
+
+
+class FakeSSM:
+    """SSM's GetParameter over HTTP (AWS_ENDPOINT_URL), for a service that reads a
+    SecureString at start-up; ``requests`` records what it was asked."""
+
+    def __init__(self, parameters: Mapping[str, str]) -> None:
+        self.parameters = dict(parameters)
+        self.requests: list[dict[str, Any]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                target = self.headers.get("X-Amz-Target", "")
+                fake.requests.append({"target": target, **request})
+                name = request.get("Name", "")
+                answer: dict[str, Any]
+                if target == "AmazonSSM.GetParameter" and name in fake.parameters:
+                    value = fake.parameters[name]
+                    status, answer = 200, {"Parameter": {"Name": name, "Value": value}}
+                else:
+                    status, answer = 400, {"__type": "ParameterNotFound", "message": name}
+                body = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FakeSSM:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 # --- The image's layout, rebuilt in a directory --------------------------------------
