@@ -552,6 +552,8 @@ def test_uvicorn_keeps_idle_connections_longer_than_the_load_balancer(
     assert passed["keep_alive"] == "local.keep_alive_seconds"
     assert docker_run_env(script)["KEEP_ALIVE_SECONDS"] == "${keep_alive}"
     assert _uvicorn_options(project)["timeout_keep_alive"] == "settings.keep_alive_seconds"
+    margin_text = f"open {margin[1]} s longer than the load balancer's `idle_timeout_seconds`"
+    assert margin_text in (project.path / "README.md").read_text(encoding="utf-8")
     environ = {"KEEP_ALIVE_SECONDS": "4005"}
     default, configured = _app_value(
         project,
