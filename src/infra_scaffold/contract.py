@@ -21,7 +21,6 @@ from infra_scaffold.errors import AnswerError, ConfigError, MissingAnswerError
 
 __all__ = [
     "COMPUTED_ANSWERS",
-    "DATA_TABLES",
     "Contract",
     "Question",
     "bundled_template",
@@ -30,8 +29,6 @@ __all__ = [
     "parse_data_options",
 ]
 
-#: Computed questions (``when: false``) that hold the template's data tables.
-DATA_TABLES = ("workload_defaults", "answer_limits", "lambda_limits", "instance_types")
 #: Answers the CLI fills in itself; users cannot pass them.
 COMPUTED_ANSWERS = frozenset({"decision_record"})
 
@@ -74,7 +71,8 @@ class Contract:
     questions: tuple[Question, ...]
     """The questions users answer or the CLI fills in, in ``copier.yml`` order."""
     tables: Mapping[str, Any] = field(default_factory=dict)
-    """The data tables, by name (see :data:`DATA_TABLES`)."""
+    """The computed questions (``when: false``) by name: the data tables
+    (``workload_defaults``, ``answer_limits``, ...) and the escaped free text."""
 
     @property
     def keys(self) -> tuple[str, ...]:
