@@ -11,6 +11,8 @@ import pytest
 import yaml
 from support.render import REPO
 
+from infra_scaffold import __version__
+from infra_scaffold.release import RECORD, digest, parse_record, tree_files
 from infra_scaffold.sources import DEFAULT_REPOSITORY
 
 
@@ -276,6 +278,9 @@ def test_the_built_wheel_works_offline_outside_the_checkout(tmp_path):
         cwd=work, env=env, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert where.startswith(str(venv))
+    # The wheel bundles exactly the template this version released.
+    released = parse_record((REPO / RECORD).read_text(encoding="utf-8"))[__version__]
+    assert digest(tree_files(Path(where.strip()).parent / "_template")) == released
     result = subprocess.run(
         [venv / "bin" / "scaffold", "new", "wheel-svc", "--defaults",
          "--data", "workload=scheduled_job"],
