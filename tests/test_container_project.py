@@ -62,6 +62,9 @@ VARIANTS: Final = {
     "worker": "worker",
     "ml_inference": "inference",
     "sqs_consumer": "worker",
+    "s3_events": "worker",
+    "dynamodb_stream": "worker",
+    "scheduled_job": "worker",
 }
 SERVICES: Final = [name for name, shape in VARIANTS.items() if shape != "worker"]
 WORKERS: Final = [name for name, shape in VARIANTS.items() if shape == "worker"]
@@ -74,7 +77,7 @@ WORLD: Final = {"0.0.0.0/0", "::/0"}
 #: The make targets both kinds of project have (the Lambda project: test lint scan build deploy).
 COMMON_MAKE_TARGETS: Final = {"test", "lint", "scan", "build", "deploy"}
 #: One project per docs/security.md variant, whose cited check ids are verified.
-CITED: Final = ["http_api", "worker", "webhook"]
+CITED: Final = ["http_api", "worker", "webhook", "s3_events", "dynamodb_stream", "scheduled_job"]
 
 
 @dataclass
@@ -185,6 +188,7 @@ SHAPE_FILES: Final = {
         "app/worker.py",
         "app/store.py",
         "app/jobs.py",
+        "tests/test_jobs.py",
         "tests/test_worker.py",
         "tests/test_store.py",
         "tests/test_process.py",
@@ -230,10 +234,88 @@ def test_the_project_has_its_files(projects: dict[str, Project], name: str) -> N
 
 
 def test_event_workloads_become_workers(projects: dict[str, Project]) -> None:
-    worker, consumer = projects["worker"], projects["sqs_consumer"]
-    assert _tree(consumer.path) == _tree(worker.path)
-    assert "aws_sqs_queue" in consumer.tf.resources
-    assert "aws_lb" not in consumer.tf.resources
+    worker = projects["worker"]
+    for name in ("sqs_consumer", "s3_events", "dynamodb_stream", "scheduled_job"):
+        consumer = projects[name]
+        assert _tree(consumer.path) == _tree(worker.path), name
+        assert "aws_sqs_queue" in consumer.tf.resources
+        assert "aws_lb" not in consumer.tf.resources
+
+
+#: What puts each event workload's messages on the job queue (None: the producers).
+EVENT_SOURCES: Final = {
+    "worker": None,
+    "sqs_consumer": None,
+    "s3_events": ("aws_s3_bucket_notification", "input"),
+    "dynamodb_stream": ("aws_pipes_pipe", "changes"),
+    "scheduled_job": ("aws_scheduler_schedule", "job"),
+}
+SOURCE_KINDS: Final = {source[0] for source in EVENT_SOURCES.values() if source}
+JOBS_QUEUE: Final = "${aws_sqs_queue.jobs.arn}"
+DEAD_LETTERS: Final = "${aws_sqs_queue.dead_letter.arn}"
+
+
+@pytest.mark.parametrize("name", list(EVENT_SOURCES))
+def test_each_event_source_feeds_the_job_queue(projects: dict[str, Project], name: str) -> None:
+    tf = projects[name].tf
+    source = EVENT_SOURCES[name]
+    present = SOURCE_KINDS & set(tf.resources)
+    assert present == ({source[0]} if source else set())
+    if name == "s3_events":
+        notification = tf.resource("aws_s3_bucket_notification", "input")
+        queue = one(notification, "queue")
+        assert queue["queue_arn"] == JOBS_QUEUE
+        assert [hcl_string(e) for e in queue["events"]] == ["s3:ObjectCreated:*"]
+        assert notification["bucket"] == "${aws_s3_bucket.input.id}"
+        sender = _statements(tf, "jobs_queue")["InputBucketSendsObjectEvents"]
+        assert [hcl_string(a) for a in sender["actions"]] == ["sqs:SendMessage"]
+        assert _conditions(sender) == {
+            "aws:SourceArn": ("ArnEquals", ["${aws_s3_bucket.input.arn}"]),
+            "aws:SourceAccount": ("StringEquals", ["${local.account_id}"]),
+        }
+        key_policy = tf.resource("aws_kms_key", "this")["policy"]
+        assert "InputBucketNotifiesTheEncryptedQueue" in key_policy
+        assert "s3:::${var.project_name}-input-*" in key_policy
+        reader = _statements(tf, "instance")["ReadInputObjects"]
+        assert [hcl_string(r) for r in reader["resources"]] == ["${aws_s3_bucket.input.arn}/*"]
+        sse = one(
+            tf.resource("aws_s3_bucket_server_side_encryption_configuration", "input"), "rule"
+        )
+        default = one(sse, "apply_server_side_encryption_by_default")
+        assert default["kms_master_key_id"] == "${aws_kms_key.this.arn}"
+        assert "input_bucket_name" in tf.outputs
+    elif name == "dynamodb_stream":
+        pipe = tf.resource("aws_pipes_pipe", "changes")
+        assert pipe["source"] == "${aws_dynamodb_table.items.stream_arn}"
+        assert pipe["target"] == JOBS_QUEUE
+        assert pipe["kms_key_identifier"] == "${aws_kms_key.this.arn}"
+        stream = one(one(pipe, "source_parameters"), "dynamodb_stream_parameters")
+        assert stream["batch_size"] == 1  # one change per message, one job per change
+        assert one(stream, "dead_letter_config")["arn"] == DEAD_LETTERS
+        assert 0 < stream["maximum_retry_attempts"] <= 185
+        table = tf.resource("aws_dynamodb_table", "items")
+        assert table["stream_enabled"] is True
+        assert one(table, "point_in_time_recovery")["enabled"] is True
+        role = _statements(tf, "pipe")
+        assert role["ReadTheTableStream"]["resources"] == ["${aws_dynamodb_table.items.stream_arn}"]
+        assert role["SendToTheJobQueues"]["resources"] == [JOBS_QUEUE, DEAD_LETTERS]
+        assert {"items_table_name", "pipe_name"} <= set(tf.outputs)
+    elif name == "scheduled_job":
+        schedule = tf.resource("aws_scheduler_schedule", "job")
+        assert schedule["kms_key_arn"] == "${aws_kms_key.this.arn}"
+        assert schedule["schedule_expression"] == "${var.schedule_expression}"
+        target = one(schedule, "target")
+        assert target["arn"] == JOBS_QUEUE
+        assert one(target, "dead_letter_config")["arn"] == DEAD_LETTERS
+        assert one(target, "retry_policy")["maximum_retry_attempts"] >= 1
+        # The scheduled time names the run: a run delivered twice is one job.
+        assert "job_id" in target["input"]
+        assert "${var.project_name}@<aws.scheduler.scheduled-time>" in target["input"]
+        assert _statements(tf, "scheduler")["SendRunsToTheJobQueues"]["resources"] == [
+            JOBS_QUEUE,
+            DEAD_LETTERS,
+        ]
+        assert tf.default("schedule_expression") == "rate(1 hour)"
 
 
 # --- Dockerfile ----------------------------------------------------------------------
@@ -642,9 +724,10 @@ def test_security_md_says_which_containers_reach_the_instance_role(
         assert "bridge network cannot reach the instance role" in instances, instances
 
 
-def _statements(tf: Terraform) -> dict[str, dict[str, Any]]:
-    document = tf.data["aws_iam_policy_document"]["instance"]
-    return {hcl_string(s["sid"]): s for s in blocks(document, "statement")}
+def _statements(tf: Terraform, document: str = "instance") -> dict[str, dict[str, Any]]:
+    """The statements of a policy document, by sid."""
+    body = tf.data["aws_iam_policy_document"][document]
+    return {hcl_string(s["sid"]): s for s in blocks(body, "statement")}
 
 
 def _conditions(statement: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
