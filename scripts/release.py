@@ -69,7 +69,8 @@ def release(root: Path, text: str) -> str:
         VERSION_LINE.sub(f'__version__ = "{version}"', source, count=1), encoding="utf-8"
     )
     line = f"{version} {digest(tree_files(root))}\n"
-    record.write_text(existing + ("" if existing.endswith("\n") or not existing else "\n") + line)
+    separator = "\n" if existing and not existing.endswith("\n") else ""
+    record.write_text(existing + separator + line, encoding="utf-8")
     paths = [str(VERSION_FILE), RECORD]
     git("add", "--", *paths, cwd=root, error=ReleaseError)
     message = f"Release {tag}: the template as of this commit, recorded by its digest"
