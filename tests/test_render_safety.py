@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.files import parse, strings, structured_files
+from support.hostile import HOSTILE
 from support.render import REPO
 
 from infra_scaffold.contract import load_contract
@@ -25,22 +26,6 @@ from infra_scaffold.sources import resolve_source
 
 CONTRACT = load_contract(REPO)
 MARK = "DESC:"
-HOSTILE = [
-    'He said "hi" \\ and left',
-    "line one\nline two\r\nline three\ttabbed",
-    "${var.secret} %{ if true }x%{ endif } $${literal}",
-    "{{ 7 * 7 }} {% raw %} {# comment #}",
-    "!Ref AWS::AccountId !GetAtt X.Arn !Sub '${AWS::Region}'",
-    "# not a comment; // nor this; <!-- nor this -->",
-    "it's 'single' and \"double\" and `back` ticks",
-    "ünïcödé — 日本語 — emoji 😀 — RTL \u202e",
-    "\u2028line separator\u2029paragraph separator",
-    "\\n \\t \\u0041 \\\\ escapes that are text",
-    "- [x] list: {a: b}, *bold*, _it_, [l](javascript:alert(1)) <script>alert(1)</script>",
-    "key: value\n---\nother: doc",
-    "trailing backslash \\",
-    "   leading and trailing spaces   ",
-]
 
 
 def _render(given: dict, folder: Path) -> Path:
