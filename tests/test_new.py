@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.render import REPO
+from support.render import REPO, template_tree, template_trees
 
 from infra_scaffold import __version__
 from infra_scaffold.release import RECORD, digest, parse_record, tree_files
@@ -137,7 +137,9 @@ def test_a_render_failure_leaves_nothing_behind(scaffold, tmp_path):
     fork = tmp_path / "fork"
     shutil.copytree(REPO / "template", fork / "template")
     shutil.copy2(REPO / "copier.yml", fork / "copier.yml")
-    (fork / "template" / "broken.txt.jinja").write_text("{{ no_such_answer.attribute }}")
+    (template_tree(fork, "lambda") / "broken.txt.jinja").write_text(
+        "{{ no_such_answer.attribute }}"
+    )
     dest = tmp_path / "out" / "broken-svc"
     result = scaffold(
         "new", str(dest), "--defaults", "--data", "workload=http_api", "--template", str(fork)
@@ -160,7 +162,8 @@ def _template_repo(path: Path, tags: list[str]) -> Path:
     shutil.copytree(REPO / "template", path / "template")
     _git("init", "--quiet", "--initial-branch=main", cwd=path)
     for tag in tags:
-        (path / "template" / "RELEASE.jinja").write_text(f"{tag}\n")
+        for tree in template_trees(path):
+            (tree / "RELEASE.jinja").write_text(f"{tag}\n")
         _git("add", "--all", cwd=path)
         _git("-c", "commit.gpgsign=false", "commit", "--quiet", "-m", tag, cwd=path)
         _git("tag", tag, cwd=path)

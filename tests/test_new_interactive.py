@@ -13,7 +13,7 @@ from pathlib import Path
 import pexpect
 import pytest
 import yaml
-from support.render import REPO
+from support.render import REPO, template_trees
 
 DOWN, UP, ENTER = "\x1b[B", "\x1b[A", "\r"
 
@@ -111,9 +111,10 @@ def _slow_fork(root: Path) -> Path:
     """This template plus one file that takes seconds to render."""
     shutil.copytree(REPO / "template", root / "template")
     shutil.copy2(REPO / "copier.yml", root / "copier.yml")
-    (root / "template" / "slow.txt.jinja").write_text(
-        "{% for i in range(100000) %}{% for j in range(300) %}{% endfor %}{% endfor %}done\n"
-    )
+    for tree in template_trees(root):
+        (tree / "slow.txt.jinja").write_text(
+            "{% for i in range(100000) %}{% for j in range(300) %}{% endfor %}{% endfor %}done\n"
+        )
     return root
 
 

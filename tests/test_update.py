@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.render import REPO
+from support.render import REPO, template_trees
 
 from infra_scaffold import __version__
 
@@ -40,9 +40,10 @@ def template_repo(tmp_path_factory) -> Path:
     git("init", "--quiet", "--initial-branch=main", cwd=repo)
     commit_all(repo, "release")
     git("tag", OLD, cwd=repo)
-    with (repo / "template" / ".gitignore").open("a") as handle:
+    with (repo / "template" / "partials" / "shared" / ".gitignore").open("a") as handle:
         handle.write(GITIGNORE_ADDITION)
-    (repo / "template" / "CONTRIBUTING.md").write_text("Open an issue first.\n")
+    for tree in template_trees(repo):
+        (tree / "CONTRIBUTING.md").write_text("Open an issue first.\n")
     commit_all(repo, "next release")
     git("tag", NEW, cwd=repo)
     return repo

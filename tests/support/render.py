@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import yaml
 from copier import run_copy
 
 from infra_scaffold.contract import load_contract
@@ -20,6 +21,18 @@ def plain_template(dest: Path) -> Path:
     shutil.copy2(REPO / "copier.yml", dest / "copier.yml")
     shutil.copytree(REPO / "template", dest / "template", dirs_exist_ok=True)
     return dest
+
+
+def template_tree(root: Path, compute: str) -> Path:
+    """The folder of ``root``'s template that projects of ``compute`` are rendered from."""
+    layout = yaml.safe_load((root / "copier.yml").read_text(encoding="utf-8"))["project_layout"]
+    return root / "template" / layout["default"]["trees"][compute]
+
+
+def template_trees(root: Path) -> list[Path]:
+    """Every project tree of ``root``'s template (a file every project gets goes in each)."""
+    layout = yaml.safe_load((root / "copier.yml").read_text(encoding="utf-8"))["project_layout"]
+    return [root / "template" / tree for tree in sorted(set(layout["default"]["trees"].values()))]
 
 
 def answers_for(**given: Any) -> dict[str, Any]:
