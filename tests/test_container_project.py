@@ -173,12 +173,26 @@ EVERY_PROJECT_FILE: Final = [
     "terraform/backend.hcl.example",
     "terraform/providers.tf",
     "terraform/variables.tf",
-    "terraform/main.tf",
     "terraform/outputs.tf",
+    "terraform/main.tf",
+    "terraform/kms.tf",
+    "terraform/ecr.tf",
+    "terraform/logs.tf",
+    "terraform/iam.tf",
+    "terraform/network.tf",
+    "terraform/asg.tf",
+    "terraform/alarms.tf",
     "terraform/terraform.tfvars.example",
     "terraform/user_data.sh.tftpl",
 ]
-_SERVICE_FILES: Final = {"app/main.py", "app/web.py", "tests/test_app.py", "tests/test_server.py"}
+_SERVICE_FILES: Final = {
+    "app/main.py",
+    "app/web.py",
+    "tests/test_app.py",
+    "tests/test_server.py",
+    "terraform/alb.tf",
+    "terraform/waf.tf",
+}
 #: The files of each shape beyond the ones every project has.
 SHAPE_FILES: Final = {
     "service": _SERVICE_FILES,
@@ -192,6 +206,7 @@ SHAPE_FILES: Final = {
         "tests/test_worker.py",
         "tests/test_store.py",
         "tests/test_process.py",
+        "terraform/queue.tf",
     },
 }
 #: Files of one workload beyond its shape's.
@@ -204,7 +219,9 @@ WORKLOAD_FILES: Final = {
         "tests/test_webhook.py",
         "tests/test_store.py",
         "tests/fake_aws.py",
+        "terraform/deliveries.tf",
     },
+    **{name: {"terraform/events.tf"} for name in ("s3_events", "dynamodb_stream", "scheduled_job")},
 }
 
 
@@ -237,7 +254,8 @@ def test_event_workloads_become_workers(projects: dict[str, Project]) -> None:
     worker = projects["worker"]
     for name in ("sqs_consumer", "s3_events", "dynamodb_stream", "scheduled_job"):
         consumer = projects[name]
-        assert _tree(consumer.path) == _tree(worker.path), name
+        event_source = WORKLOAD_FILES.get(name, set())
+        assert _tree(consumer.path) - event_source == _tree(worker.path), name
         assert "aws_sqs_queue" in consumer.tf.resources
         assert "aws_lb" not in consumer.tf.resources
 
@@ -488,16 +506,26 @@ def _run_cmd_until_healthy(layout: Layout, uid: int | None, env: dict[str, str],
 
 @all_variants
 def test_every_tf_file_parses(projects: dict[str, Project], name: str) -> None:
-    files = set(projects[name].tf.files)
+    project = projects[name]
     expected = {
-        "versions.tf",
-        "backend.tf",
-        "providers.tf",
-        "variables.tf",
-        "main.tf",
-        "outputs.tf",
+        path.removeprefix("terraform/")
+        for path in [*EVERY_PROJECT_FILE, *_own_files(name, project.shape)]
+        if path.startswith("terraform/") and path.endswith(".tf")
     }
-    assert files == expected
+    assert set(project.tf.files) == expected
+
+
+@all_variants
+def test_every_tf_file_opens_with_what_it_holds(projects: dict[str, Project], name: str) -> None:
+    """One concern per file, named by its first line (HashiCorp's style guide)."""
+    openings = {
+        path.name: path.read_text(encoding="utf-8").split("\n", 1)[0]
+        for path in (projects[name].path / "terraform").glob("*.tf")
+    }
+    unexplained = {
+        file: line for file, line in openings.items() if not re.fullmatch(r"# [A-Z].{10,96}", line)
+    }
+    assert unexplained == {}
 
 
 @all_variants
@@ -1040,8 +1068,8 @@ def test_no_iam_statement_allows_every_action(projects: dict[str, Project], name
         hcl_string(a) for s in blocks(documents["instance"], "statement") for a in s["actions"]
     ]
     assert [a for a in instance_actions if "*" in a] == [], "the instance role names each action"
-    main = (project.path / "terraform" / "main.tf").read_text()
-    assert re.findall(r'Action\s*=\s*(?:"\*"|\[[^\]]*"\*")', main) == []
+    terraform = "\n".join(p.read_text() for p in (project.path / "terraform").glob("*.tf"))
+    assert re.findall(r'Action\s*=\s*(?:"\*"|\[[^\]]*"\*")', terraform) == []
     instance_resources = [
         hcl_string(r) for s in blocks(documents["instance"], "statement") for r in s["resources"]
     ]
@@ -1135,9 +1163,6 @@ def test_terraform_layout_and_variables(projects: dict[str, Project], name: str)
     assert required <= set(example), required - set(example)
     assert set(example) <= set(tf.variables)
 
-    main = (project.path / "terraform" / "main.tf").read_text()
-    banners = re.findall(r"^# =+\n# (.+)\n# =+$", main, flags=re.MULTILINE)
-    assert len(banners) >= 7, banners
     assert tf.outputs, "no outputs"
 
 

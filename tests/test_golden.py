@@ -76,7 +76,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 #: What the new template changes in generated files on purpose (see RELEASE-NOTES-12.md).
-EDITS: tuple[Edit, ...] = ()
+EDITS: tuple[Edit, ...] = (
+    # terraform/main.tf became one file per concern: what points at it points at the concern.
+    Edit("app/jobs.py", '(terraform/main.tf, "Event source")', "(terraform/events.tf)"),
+    Edit("tests/test_jobs.py", "sends (terraform/main.tf)", "sends (terraform/events.tf)"),
+    Edit(
+        "README.md",
+        "`variables.tf`, `main.tf`, `outputs.tf`,",
+        "`variables.tf`, `outputs.tf`, `main.tf` (lookups and names the other files share), one"
+        " file per concern (`kms.tf`, `iam.tf`, `network.tf`, `asg.tf`, `alarms.tf`, ...; each"
+        " opens with what it holds),",
+    ),
+)
 
 
 def _render(template: Path, dest: Path, given: dict[str, Any]) -> Path:

@@ -134,11 +134,12 @@ def test_projects_differ_in_files_bits_and_content_unless_an_edit_says_so(tmp_pa
     assert result.used == {edit}
 
 
-def test_an_edit_that_does_not_apply_is_reported(tmp_path):
-    old = _folder(tmp_path / "old", {"a.txt": "same\n"})
-    new = _folder(tmp_path / "new", {"a.txt": "same\n"})
-    result = compare_projects(old, new, [Edit("a.txt", "absent", "x")])
-    assert result.differences == ["a.txt: edit 'absent' does not apply"]
+def test_an_edit_applies_only_where_its_text_is(tmp_path):
+    old = _folder(tmp_path / "old", {"a.txt": "same\n", "b.txt": "see main.tf\n"})
+    new = _folder(tmp_path / "new", {"a.txt": "same\n", "b.txt": "see main.tf\n"})
+    result = compare_projects(old, new, [Edit("a.txt", "main.tf", "kms.tf")])
+    assert result.differences == []
+    assert result.used == set()
 
 
 def test_answers_may_differ_only_in_where_the_template_was(tmp_path):
