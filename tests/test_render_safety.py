@@ -2,7 +2,8 @@
 
 A property-based test walks the answer space; a table of hostile strings
 checks the escaping in YAML, JSON, TOML, HCL, Python, Markdown, Dockerfiles
-and Makefiles of both project kinds.
+and Makefiles of both project kinds. Markdown is read with a CommonMark parser:
+the text must show as plain text, however little of it is escaped.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.files import parse, strings, structured_files
 from support.hostile import HOSTILE
+from support.markdown import paragraphs, shown_as_text
 from support.render import REPO
 
 from infra_scaffold.contract import load_contract
@@ -44,15 +46,29 @@ def _check_project(project: Path, description: str) -> None:
                 assert description in text, f"{path.relative_to(project)}: {text!r}"
                 seen_in.add(path.suffix)
     assert {".yml", ".toml"} <= seen_in, seen_in  # answers file; pyproject.toml
-    raw_is_markup = any(c in description for c in "#*_[]<>`\n!{}")
     for path in project.rglob("*"):
         if not path.is_file() or ".git" in path.parts:
             continue
         text = path.read_text(encoding="utf-8")
         if path.name in ("Dockerfile", "Makefile", ".dockerignore") or path.suffix == ".sh":
             assert MARK not in text, f"free text in {path.name}"
-        if path.suffix == ".md" and raw_is_markup:
-            assert description not in text, f"raw free text in {path.relative_to(project)}"
+    _check_markdown(project, description)
+
+
+def _check_markdown(project: Path, description: str) -> None:
+    """Every Markdown file holding the text shows it literally: plain text in a paragraph."""
+    shown = shown_as_text(description).strip()
+    holding = set()
+    for path in project.rglob("*.md"):
+        for paragraph in paragraphs(path.read_text(encoding="utf-8")):
+            if MARK not in paragraph.text:
+                continue
+            where = path.relative_to(project)
+            assert (paragraph.block, paragraph.level) == ("paragraph_open", 0), where
+            assert paragraph.markup == frozenset(), f"{where}: {sorted(paragraph.markup)}"
+            assert shown in paragraph.text, f"{where}: {paragraph.text!r}"
+            holding.add(where.as_posix())
+    assert holding == {"README.md", "docs/adr/0001-compute-platform.md"}
 
 
 descriptions = st.text(

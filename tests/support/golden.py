@@ -32,14 +32,12 @@ from typing import Any
 
 import hcl2
 import yaml
-from markdown_it import MarkdownIt
 
 from infra_scaffold.release import RECORD, archive_files, digest, parse_record
+from support.markdown import render_markdown
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: CommonMark plus the two GitHub extensions that read plain punctuation as markup.
-MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _BANNER = re.compile(r"^[=\-]{3,}$")
 
@@ -170,11 +168,6 @@ def _first_difference(a: str, b: str) -> int:
 
 
 # --- Markdown --------------------------------------------------------------------
-
-
-def render_markdown(text: str) -> str:
-    """HTML as CommonMark (with GitHub's tables and strikethrough) renders ``text``."""
-    return MARKDOWN.render(text)
 
 
 def compare_markdown(old: str, new: str) -> list[str]:
