@@ -153,3 +153,28 @@ def test_reports_people_read_are_pinned(scaffold, name):
     if os.environ.get("UPDATE_SNAPSHOTS"):
         snapshot.write_text(result.stdout)
     assert result.stdout == snapshot.read_text()
+
+
+def _tree_files(block: str) -> tuple[str, set[str]]:
+    """The root and the files of a ``tree``-style listing (notes after the names ignored)."""
+    root, *lines = block.splitlines()
+    files: set[str] = set()
+    folders: list[str] = []
+    for line in lines:
+        match = re.match(r"((?:│   |    )*)[├└]── (\S+)", line)
+        assert match, line
+        depth, name = len(match.group(1)) // 4, match.group(2)
+        folders[depth:] = [name.rstrip("/")]
+        if not name.endswith("/"):
+            files.add("/".join(folders))
+    return root.rstrip("/"), files
+
+
+def test_the_template_trees_in_the_docs_are_the_template():
+    doc = (REPO / "docs" / "template-authoring.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```text\n(template/.*?)```", doc, flags=re.S)
+    shown = dict(_tree_files(block) for block in blocks)
+    assert set(shown) == {"template/lambda", "template/container", "template/partials"}
+    for root, files in shown.items():
+        actual = {p.relative_to(REPO / root).as_posix() for p in (REPO / root).rglob("*")}
+        assert files == {f for f in actual if (REPO / root / f).is_file()}, root

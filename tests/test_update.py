@@ -236,3 +236,83 @@ def test_generated_projects_check_for_template_releases(tmp_path):
         steps = workflow["jobs"]["check-update"]["steps"]
         assert any("copier check-update" in step.get("run", "") for step in steps)
         assert "schedule" in workflow[True]  # YAML 1.1 reads the key `on` as True
+
+
+# --- From the last release to this template ----------------------------------------------
+
+#: Edits a team made to terraform/main.tf of a 0.2.0 project: one in a block this
+#: template keeps in main.tf (the locals), one in a block it moved to waf.tf.
+MAIN_TF_EDITS = (
+    ('  asg_name   = "${var.project_name}-asg"\n',
+     '  asg_name   = "${var.project_name}-asg"\n  team       = "payments" # our own local\n'),
+    ("        limit              = var.waf_rate_limit\n",
+     "        limit              = 500 # our own limit\n"),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def release_repo(tmp_path_factory) -> Path:
+    """A template repository holding release 0.2.0 and, tagged NEW, this template."""
+    from support.golden import template_of_release
+
+    repo = tmp_path_factory.mktemp("release-repo")
+    try:
+        template_of_release("0.2.0", repo)
+    except LookupError as error:  # a shallow clone: no history to take the release from
+        pytest.skip(str(error))
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    commit_all(repo, "0.2.0")
+    git("tag", "v0.2.0", cwd=repo)
+    shutil.rmtree(repo / "template")
+    shutil.copy2(REPO / "copier.yml", repo / "copier.yml")
+    shutil.copytree(REPO / "template", repo / "template")
+    commit_all(repo, "this template")
+    git("tag", NEW, cwd=repo)
+    return repo
+
+
+def _project_of_0_2_0(scaffold, where: Path, release_repo: Path) -> Path:
+    result = scaffold(
+        "new", str(where), "--defaults", "--template", str(release_repo), "--vcs-ref", "v0.2.0",
+        "--data", "workload=http_api", "--data", "compute=container",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (where / "terraform" / "main.tf").read_text().count("\nresource ") > 40
+    return where
+
+
+def test_a_0_2_0_project_updates_to_terraform_by_concern(scaffold, tmp_path, release_repo):
+    project = _project_of_0_2_0(scaffold, tmp_path / "plain-svc", release_repo)
+
+    result = scaffold("update", str(project))
+
+    assert result.returncode == 0, result.stderr
+    fresh = _fresh(
+        scaffold, tmp_path / "fresh", "plain-svc", release_repo,
+        "workload=http_api", "compute=container",
+    )  # fmt: skip
+    updated = _snapshot_files(project)
+    updated.pop(".copier-answers.yml"), fresh.pop(".copier-answers.yml")
+    assert {k: v for k, v in updated.items() if not k.startswith(".git/")} == fresh
+    assert (project / "terraform" / "waf.tf").is_file()
+
+
+def test_edits_to_main_tf_of_0_2_0_are_kept_or_marked(scaffold, tmp_path, release_repo):
+    project = _project_of_0_2_0(scaffold, tmp_path / "edited-svc", release_repo)
+    main_tf = project / "terraform" / "main.tf"
+    text = main_tf.read_text()
+    for before, after in MAIN_TF_EDITS:
+        assert text.count(before) == 1
+        text = text.replace(before, after)
+    main_tf.write_text(text)
+    commit_all(project, "our terraform edits")
+
+    result = scaffold("update", str(project))
+
+    merged = main_tf.read_text()
+    for _, after in MAIN_TF_EDITS:
+        assert after in merged, merged  # never lost: merged, or inside conflict markers
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "terraform/main.tf (conflict)" in result.stdout
+    assert "<<<<<<< before updating" in merged
+    assert (project / "terraform" / "waf.tf").is_file()
