@@ -19,11 +19,9 @@ the ones it set out to make. :func:`compare_projects` is that comparison:
 from __future__ import annotations
 
 import fnmatch
-import io
 import json
 import re
 import subprocess
-import tarfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -62,11 +60,14 @@ def template_of_release(version: str, dest: Path) -> Path:
         ["git", "archive", "--format=tar", commit, "copier.yml", "template"],
         cwd=REPO, capture_output=True, check=True,
     ).stdout  # fmt: skip
-    if digest(archive_files(archive)) != recorded:
+    files = list(archive_files(archive))
+    if digest(files) != recorded:
         raise ValueError(f"commit {commit} does not hold the template of release {version}")
-    dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(dest, filter="data")
+    for name, executable, content in files:
+        path = dest / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        path.chmod(0o755 if executable else 0o644)
     return dest
 
 
