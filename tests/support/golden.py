@@ -48,7 +48,7 @@ def template_of_release(version: str, dest: Path) -> Path:
     digest. The integrator switches this to ``infra_scaffold.history.release_template``,
     which reads the history bundled in the package (CI clones have none).
 
-    Raises LookupError when the history does not hold the release (a shallow
+    Raises LookupError when the history does not reach the release (a shallow
     clone), ValueError when the commit found does not hold the recorded template.
     """
     recorded = parse_record((REPO / RECORD).read_text(encoding="utf-8"))[version]
@@ -62,6 +62,9 @@ def template_of_release(version: str, dest: Path) -> Path:
     ).stdout  # fmt: skip
     files = list(archive_files(archive))
     if digest(files) != recorded:
+        if _git("rev-parse", "--is-shallow-repository").strip() == "true":
+            # The line was "added" by the oldest commit this clone has, not by the release.
+            raise LookupError(f"this shallow clone's history does not reach release {version}")
         raise ValueError(f"commit {commit} does not hold the template of release {version}")
     for name, executable, content in files:
         path = dest / name
