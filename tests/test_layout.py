@@ -1,16 +1,18 @@
 """The template's layout: two trees of ordinary names, rules in copier.yml, partials that fit.
 
 docs/template-authoring.md describes the layout; these tests keep the template
-to it, without rendering anything.
+to it (rendering one project, for a compute the template does not have yet).
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+from copier import run_copy
 from support.render import REPO
 
 from infra_scaffold.decision import WORKLOADS
@@ -34,16 +36,22 @@ def _output_path(path: Path, tree: str) -> str:
     return path.relative_to(TEMPLATE / tree).as_posix().removesuffix(".jinja")
 
 
+def _computes(tree: str) -> set[str]:
+    return {compute for compute, name in LAYOUT["trees"].items() if name == tree}
+
+
 def _receivers(tree: str, output: str) -> set[str]:
     """The workloads whose projects get ``output`` (a path in a project of ``tree``)."""
-    computes = {c for c, t in LAYOUT["trees"].items() if t == tree}
+    computes = _computes(tree)
     workloads = {
         w
         for w in WORKLOADS
         if "lambda" not in computes or w in COPIER["lambda_limits"]["default"]["workloads"]
     }
-    rule = LAYOUT["optional_files"][tree].get(output)
-    if rule is None:
+    rule = LAYOUT["optional_files"][tree].get(output, {})
+    if not computes & set(rule.get("computes", computes)):
+        return set()
+    if "workloads" not in rule and "shapes" not in rule:
         return workloads
     shapes = COPIER["workload_defaults"]["default"]
     return {
@@ -76,7 +84,8 @@ def test_every_optional_file_is_in_its_tree(tree):
     assert set(LAYOUT["optional_files"][tree]) - outputs == set()
     for path, rule in LAYOUT["optional_files"][tree].items():
         assert _receivers(tree, path), f"{path}: no project receives it"
-        assert set(rule) <= {"workloads", "shapes"}, path
+        assert set(rule) <= {"computes", "workloads", "shapes"}, path
+        assert set(rule.get("computes", ())) <= _computes(tree), f"{path}: not a compute of {tree}"
 
 
 @pytest.mark.parametrize("tree", TREES)
@@ -113,3 +122,29 @@ def test_no_template_passes_400_lines():
     }
     assert long == VERBATIM_OVER_400
     assert not any(name.endswith(".jinja") for name in long)
+
+
+def test_a_compute_that_shares_a_tree_gets_its_files_but_not_another_computes(tmp_path):
+    """How ECS on Fargate will plug in: the container tree, without the EC2 Terraform."""
+    fork = tmp_path / "fork"
+    shutil.copytree(TEMPLATE, fork / "template")
+    config = (REPO / "copier.yml").read_text(encoding="utf-8")
+    for line, added in (
+        ("      container: container\n", "      serverless_containers: container\n"),
+        ('    "Containers on EC2 (Dockerfile + Terraform Auto Scaling group)": container\n',
+         '    "Containers without instances": serverless_containers\n'),
+    ):  # fmt: skip
+        assert config.count(line) == 1
+        config = config.replace(line, line + added)
+    (fork / "copier.yml").write_text(config, encoding="utf-8")
+
+    def files(compute: str) -> set[str]:
+        data = {"project_name": "other-svc", "workload": "http_api", "compute": compute}
+        run_copy(str(fork), tmp_path / compute, data=data, defaults=True, quiet=True)
+        return {p.relative_to(tmp_path / compute).as_posix() for p in _files(tmp_path / compute)}
+
+    ec2 = files("container")
+    only_ec2 = {p for p, r in LAYOUT["optional_files"]["container"].items() if "computes" in r}
+    assert only_ec2 == {"terraform/asg.tf", "terraform/user_data.sh.tftpl"}
+    assert only_ec2 <= ec2
+    assert files("serverless_containers") == ec2 - only_ec2
