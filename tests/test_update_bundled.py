@@ -274,11 +274,28 @@ def _refused(scaffold, where: Path, args: list[str], expected: list[str], env: d
     assert (git("rev-parse", "HEAD", cwd=where), git("status", "--porcelain", cwd=where)) == before
 
 
+@pytest.fixture(scope="module")
+def refused_project(releases, tmp_path_factory) -> Path:
+    """One project for every refusal (the `scaffold` fixture is per test); each case
+    puts it back to its first commit."""
+    project = tmp_path_factory.mktemp("refused") / "svc-under-test"
+    made_ = subprocess.run(
+        [sys.executable, "-m", "infra_scaffold", "new", str(project), "--defaults",
+         "--vcs-ref", "v99.0.0", "--data", "workload=http_api"],
+        env={**os.environ, **releases}, capture_output=True, text=True, check=False,
+        stdin=subprocess.DEVNULL, timeout=300,
+    )  # fmt: skip
+    assert made_.returncode == 0, made_.stderr
+    return project
+
+
 @pytest.mark.parametrize("case", sorted(ERRORS))
 def test_each_update_error_is_one_line_exit_2_and_changes_nothing(
-    scaffold, tmp_path, releases, case
+    scaffold, tmp_path, releases, refused_project, case
 ):
-    project = made(scaffold, tmp_path / "svc-under-test", releases, "workload=http_api")
+    project = refused_project
+    first = git("rev-list", "--max-parents=0", "HEAD", cwd=project).strip()
+    git("reset", "--quiet", "--hard", first, cwd=project)
     recorded, args, expected = ERRORS[case]
     values = {
         "gone": str(tmp_path / "moved-away"),

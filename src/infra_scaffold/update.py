@@ -237,7 +237,7 @@ def _data(
     longer = records.next_history(history, plan.answers, plan.answers["decision_record"], taken)
     if data or longer:  # the record follows the answers it was made from
         data["decision_record"] = plan.answers["decision_record"]
-    if longer or records.HISTORY not in project.recorded:
+    if longer or not project.recorded.get(records.HISTORY):  # 0.1/0.2 and plain copier
         data[records.HISTORY] = longer or history
     return data, longer
 
