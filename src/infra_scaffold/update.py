@@ -172,9 +172,7 @@ def _preflight(found: tuple[Path, Path | None]) -> _Project:
     return _Project(root=root, top=top, recorded=recorded)
 
 
-def _check_given(
-    given: Mapping[str, Any], recorded: Mapping[str, Any], *, strict: bool
-) -> None:
+def _check_given(given: Mapping[str, Any], recorded: Mapping[str, Any], *, strict: bool) -> None:
     """Check new answers offline, with the project's, against this package's questions.
 
     For the bundled template those are the target's questions: every new
