@@ -505,6 +505,11 @@ def test_the_installed_wheel_updates_projects_of_every_release_offline(tmp_path)
     ).stdout  # fmt: skip
     assert parse_record(check) == recorded  # the wheel carries every release, exactly
 
+    current = scaffold("new", "svc-current", "--defaults", "--data", "workload=scheduled_job")
+    assert current.returncode == 0, current.stderr
+    assert answers(work / "svc-current")["_commit"] == "v99.0.0"
+    assert not list((work / "svc-current").rglob("__pycache__"))  # pip compiled the template
+
     workloads = ["worker", "http_api", "webhook", "s3_events"]
     for index, version in enumerate(v for v in recorded if v != "99.0.0"):
         workload = workloads[index % len(workloads)]
