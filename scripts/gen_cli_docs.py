@@ -13,7 +13,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "cli.md"
-COMMANDS: tuple[list[str], ...] = ([], ["new"], ["update"], ["recommend"], ["cost"])
+COMMANDS: tuple[list[str], ...] = (
+    [], ["new"], ["update"], ["releases"], ["recommend"], ["cost"]
+)  # fmt: skip
 
 
 def help_text(args: list[str]) -> str:

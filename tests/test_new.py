@@ -201,10 +201,31 @@ def test_git_template_renders_the_latest_tag_or_the_asked_ref(scaffold, tmp_path
     assert answers_file(pinned)["_commit"] == "v1.0.0"
 
 
-def test_vcs_ref_needs_a_template(scaffold, tmp_path):
-    result = scaffold("new", str(tmp_path / "svc-x"), "--defaults", "--vcs-ref", "v1.0.0")
-    assert result.returncode == 2
-    assert "--vcs-ref needs --template" in result.stderr
+def test_vcs_ref_without_a_template_renders_a_release_of_the_bundled_history(scaffold, tmp_path):
+    from copier import run_copy
+
+    from infra_scaffold import history
+
+    oldest = history.releases()[0]
+    dest = tmp_path / "svc-old"
+    result = scaffold(
+        "new", str(dest), "--defaults", "--no-git", "--vcs-ref", f"v{oldest}",
+        "--data", "workload=worker",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert answers_file(dest)["_src_path"] == DEFAULT_REPOSITORY
+    assert answers_file(dest)["_commit"] == f"v{oldest}"
+    recorded = {k: v for k, v in answers_file(dest).items() if not k.startswith("_")}
+    theirs = tmp_path / "theirs"
+    template = history.release_template(oldest, tmp_path / "release")
+    run_copy(str(template), theirs, data=recorded, defaults=True, quiet=True)
+    assert _tree(dest) == _tree(theirs)  # that release, exactly
+
+    missing = scaffold("new", str(tmp_path / "svc-x"), "--defaults", "--vcs-ref", "v1.0.0")
+    assert missing.returncode == 2
+    assert "template release 1.0.0 is not in the release history" in missing.stderr
+    assert f"(it holds {', '.join(history.releases())})" in missing.stderr
+    assert not (tmp_path / "svc-x").exists()
 
 
 def test_plain_copier_copy_of_the_repo_gives_the_same_project(scaffold, tmp_path):

@@ -16,10 +16,11 @@ import pytest
 from packaging.version import Version
 from support.render import REPO
 
-from infra_scaffold import __version__
+from infra_scaffold import __version__, history
 from infra_scaffold.release import RECORD, archive_files, digest, parse_record, tree_files
 
 RECORDED = parse_record((REPO / RECORD).read_text(encoding="utf-8"))
+HISTORY = "src/infra_scaffold/_history"
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -117,6 +118,7 @@ def _template_repo(tmp_path: Path) -> Path:
     shutil.copy2(REPO / RECORD, repo / RECORD)
     (repo / "src" / "infra_scaffold").mkdir(parents=True)
     shutil.copy2(REPO / "src" / "infra_scaffold" / "__init__.py", repo / "src" / "infra_scaffold")
+    shutil.copytree(history.history_root(), repo / HISTORY)
     changelog = (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
     (repo / "CHANGELOG.md").write_text(changelog + "\n## 99.0.0\n\nA test release.\n")
     git("init", "--quiet", "--initial-branch=main", cwd=repo)
@@ -149,7 +151,11 @@ def test_release_bumps_records_and_tags(tmp_path):
     recorded = parse_record((repo / RECORD).read_text())
     assert recorded[__version__] == RECORDED[__version__]  # history kept
     assert recorded["99.0.0"] == digest(tree_files(repo)) != RECORDED[__version__]
+    assert history.releases(repo / HISTORY) == (*history.releases(), "99.0.0")
+    assert digest(history.release_files("99.0.0", repo / HISTORY)) == recorded["99.0.0"]
     assert git("status", "--porcelain", cwd=repo) == ""
+    released = git("show", "--name-only", "--format=", "HEAD", cwd=repo).splitlines()
+    assert f"{HISTORY}/releases/99.0.0" in released
     assert git("rev-parse", "v99.0.0^{commit}", cwd=repo) == git("rev-parse", "HEAD", cwd=repo)
     assert git("cat-file", "-t", "v99.0.0", cwd=repo).strip() == "tag"  # annotated
 
@@ -181,3 +187,45 @@ def test_release_refuses_and_changes_nothing(tmp_path, version, prepare, message
     assert len(result.stderr.strip().splitlines()) == 1
     assert (git("rev-parse", "HEAD", cwd=repo), git("status", "--porcelain", cwd=repo)) == before
     assert _release_tags(repo) == tags
+
+
+def test_release_adds_recorded_releases_the_history_lacks_from_git(tmp_path):
+    """A release made on a branch without the history is found in git by its digest."""
+    repo = _template_repo(tmp_path)
+    newest = history.releases()[-1]
+    (repo / HISTORY / "releases" / newest).unlink()
+    (repo / RECORD).write_text(
+        "".join(f"{v} {d}\n" for v, d in RECORDED.items() if v != newest)
+        + f"{newest} {digest(tree_files(repo))}\n",
+        encoding="utf-8",
+    )  # the template of this repository's one commit is that release
+    git("add", "--all", cwd=repo)
+    git("commit", "--quiet", "-m", "a release made without the history", cwd=repo)
+    (repo / "template" / "NEW_FILE.md").write_text("new in 99.0.0\n")
+    git("add", "--all", cwd=repo)
+    git("commit", "--quiet", "-m", "a template change", cwd=repo)
+
+    result = _release(repo, "99.0.0")
+
+    assert result.returncode == 0, result.stderr
+    assert history.releases(repo / HISTORY) == (*history.releases(), "99.0.0")
+    recorded = parse_record((repo / RECORD).read_text())
+    for version in (newest, "99.0.0"):
+        assert digest(history.release_files(version, repo / HISTORY)) == recorded[version]
+
+
+def test_release_refuses_a_history_that_disagrees_with_the_record(tmp_path):
+    repo = _template_repo(tmp_path)
+    oldest = history.releases()[0]
+    manifest = repo / HISTORY / "releases" / oldest
+    manifest.write_text("".join(manifest.read_text().splitlines(keepends=True)[1:]))
+    git("add", "--all", cwd=repo)
+    git("commit", "--quiet", "-m", "a damaged history", cwd=repo)
+    head = git("rev-parse", "HEAD", cwd=repo)
+
+    result = _release(repo, "99.0.0")
+
+    assert result.returncode == 2
+    assert f"the history's {oldest} is not the recorded release" in result.stderr
+    assert git("rev-parse", "HEAD", cwd=repo) == head
+    assert git("status", "--porcelain", cwd=repo) == ""

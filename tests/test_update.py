@@ -1,34 +1,26 @@
-"""Living templates: releases, `scaffold update`, plain `copier update`, switching compute.
+"""Living templates from git: `scaffold update`, plain `copier update`, switching compute.
 
 Every test works on a real git repository holding this template with two
-tagged releases, made in a temporary folder.
+tagged releases, made in a temporary folder: a platform team's fork, as
+projects made with `--template` record it. (Projects made from the bundled
+template update from the package's release history: test_update_bundled.py.)
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from support.git_tools import commit_all, git, tags
 from support.render import REPO, template_trees
 
 from infra_scaffold import __version__
 
 OLD, NEW = f"v{__version__}", "v99.0.0"
 GITIGNORE_ADDITION = "# Added by the new release\n*.new-release\n"
-
-
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
-    ).stdout
-
-
-def commit_all(cwd: Path, message: str) -> None:
-    git("add", "--all", cwd=cwd)
-    git("-c", "commit.gpgsign=false", "commit", "--quiet", "-m", message, cwd=cwd)
+ADR_1 = "docs/adr/0001-compute-platform.md"
 
 
 @pytest.fixture(scope="module")
@@ -170,18 +162,45 @@ def _fresh(scaffold, where: Path, name: str, template_repo: Path, *data: str) ->
     return _snapshot_files(where / name)
 
 
-def test_switching_compute_both_ways_equals_a_fresh_render(scaffold, tmp_path, template_repo):
+def _same_but_the_records(project: Path, fresh: dict[str, bytes], records: int) -> dict[str, bytes]:
+    """The project is the fresh render plus our file, but for its decision records.
+
+    Returns the project's records (path: content) for the caller to check.
+    """
+    files = _snapshot(project)[1]
+    ours = {k: files.pop(k) for k in list(files) if k.startswith("docs/adr/")}
+    fresh = dict(fresh)
+    fresh.pop(ADR_1)  # a fresh project's only record is about its compute
+    answers_now = yaml.safe_load(files.pop(".copier-answers.yml"))
+    answers_fresh = yaml.safe_load(fresh.pop(".copier-answers.yml"))
+    history, (first,) = answers_now.pop("decision_history"), answers_fresh.pop("decision_history")
+    assert answers_now == answers_fresh
+    assert len(history) == records
+    assert history[-1] == {**first, "number": records}
+    assert files == {**fresh, "NOTES.md": b"Our own file.\n"}
+    assert sorted(ours) == [f"docs/adr/{n:04d}-compute-platform.md" for n in range(1, records + 1)]
+    return ours
+
+
+def test_switching_compute_both_ways_equals_a_fresh_render_plus_a_record(
+    scaffold, tmp_path, template_repo
+):
     base = ["workload=http_api", "description=Orders API"]
     project = new_project(scaffold, tmp_path / "p", "orders-api", template_repo, *base)
     (project / "NOTES.md").write_text("Our own file.\n")
     commit_all(project, "our notes")
+    first = (project / ADR_1).read_bytes()
 
     to_container = scaffold("update", str(project), "--data", "compute=container")
     assert to_container.returncode == 0, to_container.stderr
     fresh = _fresh(
         scaffold, tmp_path / "c", "orders-api", template_repo, *base, "compute=container"
     )
-    assert _snapshot(project)[1] == {**fresh, "NOTES.md": b"Our own file.\n"}
+    records = _same_but_the_records(project, fresh, 2)
+    assert records[ADR_1] == first
+    second = records["docs/adr/0002-compute-platform.md"].decode()
+    assert "- Supersedes: [ADR 0001](0001-compute-platform.md)" in second
+    assert "The service moves from AWS Lambda to **containers on EC2**" in second
     assert not (project / "template.yaml").exists()
     assert (project / "Dockerfile").is_file()
 
@@ -189,7 +208,12 @@ def test_switching_compute_both_ways_equals_a_fresh_render(scaffold, tmp_path, t
     to_lambda = scaffold("update", str(project), "--data", "compute=lambda")
     assert to_lambda.returncode == 0, to_lambda.stderr
     fresh = _fresh(scaffold, tmp_path / "l", "orders-api", template_repo, *base, "compute=lambda")
-    assert _snapshot(project)[1] == {**fresh, "NOTES.md": b"Our own file.\n"}
+    records = _same_but_the_records(project, fresh, 3)
+    assert records[ADR_1] == first
+    assert records["docs/adr/0002-compute-platform.md"].decode() == second
+    third = records["docs/adr/0003-compute-platform.md"].decode()
+    assert "- Supersedes: [ADR 0002](0002-compute-platform.md)" in third
+    assert "The service moves from containers on EC2 to **AWS Lambda**" in third
     assert not (project / "Dockerfile").exists()
 
 
@@ -208,6 +232,43 @@ def test_update_reports_a_changed_recommendation_with_the_switch_command(
     record = answers(project)["decision_record"]
     assert record["recommended"] == "container"
     assert answers(project)["compute"] == "lambda"
+    assert "docs/adr/0002-compute-platform.md supersedes" in result.stdout
+
+
+def test_update_with_template_points_a_project_at_a_fork_and_records_it(
+    scaffold, tmp_path, template_repo
+):
+    """A project made from one fork moves to another that holds its release."""
+    project = new_project(scaffold, tmp_path, "moving-svc", template_repo, "workload=webhook")
+    other = tmp_path / "other-fork"
+    git("clone", "--quiet", str(template_repo), str(other), cwd=tmp_path)
+    (other / "template" / "CODEOWNERS").write_text("* @platform-team\n")
+    commit_all(other, "the other fork's own file")
+    git("tag", "v99.1.0", cwd=other)
+    (project / "NOTES.md").write_text("Our own file.\n")
+    commit_all(project, "our notes")
+
+    result = scaffold("update", str(project), "--template", str(other))
+
+    assert result.returncode == 0, result.stderr
+    assert answers(project)["_src_path"] == str(other)
+    assert answers(project)["_commit"] == "v99.1.0"
+    assert (project / "CODEOWNERS").read_text() == "* @platform-team\n"
+    assert (project / "CONTRIBUTING.md").is_file()  # v99.0.0's change came along
+    assert (project / "NOTES.md").read_text() == "Our own file.\n"
+    assert f"now records its template source as {other}" in result.stdout
+    assert tags(project) == []
+
+    (other / "template" / "CODEOWNERS").write_text("* @platform-team @security\n")
+    commit_all(other, "the next release of the other fork")
+    git("tag", "v99.2.0", cwd=other)
+    commit_all(project, "the update")
+    from copier import run_update
+
+    run_update(str(project), defaults=True, overwrite=True, quiet=True, unsafe=False)
+
+    assert answers(project)["_commit"] == "v99.2.0"
+    assert (project / "CODEOWNERS").read_text() == "* @platform-team @security\n"
 
 
 def test_update_refuses_a_lambda_a_blocker_rules_out(scaffold, tmp_path, template_repo):
@@ -221,21 +282,6 @@ def test_update_refuses_a_lambda_a_blocker_rules_out(scaffold, tmp_path, templat
 def test_the_template_needs_no_trust():
     raw = yaml.safe_load((REPO / "copier.yml").read_text())
     assert not {"_tasks", "_migrations", "_jinja_extensions"} & set(raw)
-
-
-def test_generated_projects_check_for_template_releases(tmp_path):
-    from support.render import plain_template, render
-
-    for compute, workload in (("lambda", "http_api"), ("container", "worker")):
-        project = render(
-            plain_template(tmp_path / "t"), tmp_path / compute, workload=workload, compute=compute
-        )
-        workflow = yaml.safe_load(
-            (project / ".github" / "workflows" / "template-update.yml").read_text()
-        )
-        steps = workflow["jobs"]["check-update"]["steps"]
-        assert any("copier check-update" in step.get("run", "") for step in steps)
-        assert "schedule" in workflow[True]  # YAML 1.1 reads the key `on` as True
 
 
 # --- From the last release to this template ----------------------------------------------

@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from infra_scaffold import __version__
-from infra_scaffold.errors import ScaffoldError
+from infra_scaffold.errors import ConfigError, ScaffoldError
 
 __all__ = ["app", "main"]
 
@@ -150,7 +150,12 @@ def new(
     ] = None,
     vcs_ref: Annotated[
         str | None,
-        typer.Option("--vcs-ref", metavar="REF", help="Git tag or commit of --template to render."),
+        typer.Option(
+            "--vcs-ref",
+            metavar="REF",
+            help="Git tag or commit of --template to render; without --template, a release "
+            "of the bundled history (e.g. v0.1.0).",
+        ),
     ] = None,
     git: Annotated[
         bool,
@@ -186,10 +191,24 @@ def new(
 @app.command()
 def update(
     dest: Annotated[
-        Path, typer.Argument(help="The project to update (a git repository with a clean tree).")
+        Path,
+        typer.Argument(
+            help="The project to update, or a folder inside it (in a git repository with a "
+            "clean tree)."
+        ),
     ] = Path(),
     data: DataOption = None,
     data_file: DataFileOption = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            metavar="PATH|URL",
+            help="Update from this template source instead (a platform team's fork or "
+            "mirror, with release tags), and record it. Default: the source the project "
+            "records.",
+        ),
+    ] = None,
     vcs_ref: Annotated[
         str | None,
         typer.Option(
@@ -199,19 +218,60 @@ def update(
 ) -> None:
     """Pull the latest template release into a project, optionally with new answers.
 
-    Checks first that the project is a git repository with a clean tree and an
-    answers file. Re-runs the checklist on the answers: when traffic has grown
-    past the break-even it says so, with the command that moves the project
-    to the other compute. Exits 1 if files have conflict markers. Examples:
+    Checks first, before reading any template source, that the project is in a
+    git repository with a clean tree and an answers file, and that new answers
+    are valid. A project made from the bundled template is updated from the
+    release history this package carries: no network, no tags. Re-runs the
+    checklist on the answers: when traffic has grown past the break-even it
+    says so, with the command that moves the project to the other compute; a
+    change of recommendation or compute adds a decision record that supersedes
+    the last. Exits 1 if files have conflict markers. Examples:
 
     \b
         scaffold update
         scaffold update --data requests_per_month=50000000
         scaffold update --data compute=container
+        scaffold update --template https://git.example.com/platform/infra-scaffold.git
     """
     from infra_scaffold import update as updating  # noqa: PLC0415
 
-    updating.run(dest, given_answers(data, data_file), vcs_ref)
+    updating.run(dest, given_answers(data, data_file), vcs_ref, template)
+
+
+@app.command()
+def releases(
+    repository: Annotated[
+        Path | None,
+        typer.Option(
+            "--repository",
+            metavar="DIR",
+            help="Also write them as a git repository (one commit per release, tagged "
+            "vX.Y.Z) into DIR, a new folder: for plain copier update, or for a fork.",
+        ),
+    ] = None,
+) -> None:
+    """List the template releases this package carries, oldest first.
+
+    scaffold update reads them to update projects made from the bundled
+    template: no network, no tags. Plain copier update can read them through
+    git (see docs/updating.md):
+
+    \b
+        scaffold releases
+        scaffold releases --repository /tmp/infra-scaffold-releases.git
+    """
+    from infra_scaffold import history  # noqa: PLC0415
+
+    if repository is not None and not _new_folder(repository):
+        raise ConfigError(f"--repository {repository}: exists and is not an empty folder")
+    versions = history.releases()
+    typer.echo("\n".join(versions))
+    if repository is not None:
+        history.build_repository(repository.absolute())
+        typer.echo(
+            f"Wrote {len(versions)} release(s) to {repository.absolute()} "
+            f"(tags {', '.join(history.tag_of(v) for v in versions)})."
+        )
 
 
 @app.command()
@@ -316,6 +376,11 @@ def cost(
     from infra_scaffold.report import cost_lines, terminal_width  # noqa: PLC0415
 
     typer.echo("\n".join(cost_lines(report, terminal_width())))
+
+
+def _new_folder(path: Path) -> bool:
+    """Absent, or an empty folder."""
+    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
 
 
 def _print_json(data: object) -> None:

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: Answers the CLI fills in itself; users cannot pass them.
-COMPUTED_ANSWERS = frozenset({"decision_record"})
+COMPUTED_ANSWERS = frozenset({"decision_record", "decision_history"})
 
 _TABLE_DEFAULT = re.compile(r"^\{\{\s*workload_defaults\[workload\]\.(\w+)\s*\}\}$")
 _TRUE = frozenset({"y", "yes", "t", "true", "on", "1"})

@@ -11,9 +11,11 @@ __all__ = [
     "ComputeForbiddenError",
     "ConfigError",
     "MissingAnswerError",
+    "MissingReleaseError",
     "NotUpdatableError",
     "RenderError",
     "ScaffoldError",
+    "SourceError",
     "UpdateError",
 ]
 
@@ -65,5 +67,17 @@ class UpdateError(ScaffoldError):
 
 class NotUpdatableError(UpdateError):
     """The project is not in a state copier update can work with (checked first)."""
+
+    exit_code = 2
+
+
+class MissingReleaseError(ScaffoldError):
+    """A template release is not where it was looked for: names it and those available."""
+
+    exit_code = 2
+
+
+class SourceError(ScaffoldError):
+    """A template source cannot be read: unreachable, not a git repository, no releases."""
 
     exit_code = 2

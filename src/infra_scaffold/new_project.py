@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from infra_scaffold.contract import load_contract
+from infra_scaffold.contract import COMPUTED_ANSWERS, load_contract
 from infra_scaffold.decision import Recommendation
 from infra_scaffold.errors import MissingAnswerError
 from infra_scaffold.plan import Plan, first_unanswered, make_plan
@@ -101,7 +101,7 @@ def _show(recommendation: Recommendation) -> None:
 
 
 def _summary(plan: Plan, dest: Path) -> str:
-    answers = {k: v for k, v in plan.answers.items() if k != "decision_record"}
+    answers = {k: v for k, v in plan.answers.items() if k not in COMPUTED_ANSWERS}
     width = max(len(k) for k in answers)
     lines = ["", "Summary:"]
     lines += [f"  {key:<{width}}  {value}" for key, value in answers.items()]

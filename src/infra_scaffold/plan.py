@@ -1,8 +1,9 @@
 """From given answers to a complete, checked set of answers and its recommendation.
 
 Collect (prompts or ``--data``) → :func:`make_plan` → render. The plan holds
-every answer copier records, ``compute`` defaulting to the recommendation and
-``decision_record`` filled in, so rendering needs no further decisions.
+every answer copier records, ``compute`` defaulting to the recommendation,
+``decision_record`` filled in and, where the template has it, the first entry
+of ``decision_history`` (ADR 0001), so rendering needs no further decisions.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from infra_scaffold.decision import (
     check_compute,
     recommend,
 )
+from infra_scaffold.records import HISTORY, first_history
 
 __all__ = ["REQUIRED_KEYS", "Plan", "first_unanswered", "make_plan", "recommend_for"]
 
@@ -31,7 +33,7 @@ class Plan:
     """Everything needed to render one project."""
 
     answers: Mapping[str, Any]
-    """Every answer to record, ``decision_record`` included."""
+    """Every answer to record, ``decision_record`` (and ``decision_history``) included."""
     recommendation: Recommendation
     """What the checklist recommends (``answers['compute']`` may differ if allowed)."""
 
@@ -60,6 +62,8 @@ def make_plan(contract: Contract, given: Mapping[str, Any]) -> Plan:
     check_compute(recommendation, compute)
     answers = contract.resolve({**given, "compute": compute}, required=REQUIRED_KEYS)
     answers["decision_record"] = recommendation.record()
+    if any(q.name == HISTORY for q in contract.questions):  # not in 0.1.0 and 0.2.0
+        answers[HISTORY] = first_history(answers, answers["decision_record"])
     return Plan(answers=answers, recommendation=recommendation)
 
 

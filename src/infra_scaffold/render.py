@@ -23,7 +23,7 @@ from infra_scaffold.plan import Plan
 from infra_scaffold.signals import terminate_as_exception
 from infra_scaffold.sources import TemplateSource
 
-__all__ = ["ANSWERS_FILE", "Rendered", "check_destination", "render_project"]
+__all__ = ["ANSWERS_FILE", "Rendered", "check_destination", "record_source", "render_project"]
 
 ANSWERS_FILE = ".copier-answers.yml"
 
@@ -62,7 +62,7 @@ def render_project(plan: Plan, dest: Path, source: TemplateSource, *, git: bool)
         with terminate_as_exception():
             _copy(plan, staging, source)
             if source.bundled:
-                _record_source(staging / ANSWERS_FILE, source)
+                record_source(staging / ANSWERS_FILE, str(source.record_src), source.record_commit)
             if git:
                 _commit(staging, str(plan.answers["project_name"]))
             files = tuple(sorted(_files(staging)))
@@ -111,23 +111,23 @@ def _answer_error(error: ValueError) -> ScaffoldError:
     return RenderError(f"the template could not be rendered: {text}")
 
 
-def _record_source(answers_file: Path, source: TemplateSource) -> None:
-    """Point the answers file at the template repository and release tag.
+def record_source(answers_file: Path, src: str, commit: str | None) -> None:
+    """Write ``_src_path`` (and ``_commit``, unless None) into an answers file.
 
     The bundled copy is not a git repository, so copier records its folder;
-    ``copier update`` needs the repository and the tag the copy matches.
+    ``copier update`` needs the template repository and the release tag the
+    copy matches. ``scaffold update --template`` records the new source the
+    same way.
     """
     import yaml  # noqa: PLC0415
 
+    values = {"_src_path": src} if commit is None else {"_commit": commit, "_src_path": src}
+    prefixes = tuple(f"{key}:" for key in values)
     lines = answers_file.read_text(encoding="utf-8").splitlines(keepends=True)
-    kept = [line for line in lines if not line.startswith(("_src_path:", "_commit:"))]
-    source_lines = yaml.safe_dump(
-        {"_commit": source.record_commit, "_src_path": source.record_src},
-        default_flow_style=False,
-        width=10_000,
-    )
+    kept = [line for line in lines if not line.startswith(prefixes)]
     first_answer = next((i for i, line in enumerate(kept) if not line.startswith("#")), len(kept))
-    kept.insert(first_answer, source_lines)
+    at = next((i for i, line in enumerate(lines) if line.startswith(prefixes)), first_answer)
+    kept.insert(at, yaml.safe_dump(values, default_flow_style=False, width=10_000))
     answers_file.write_text("".join(kept), encoding="utf-8")
 
 

@@ -3,8 +3,11 @@
 Three kinds of source:
 
 - the template bundled in this package (the default): rendered from the
-  package's copy, recorded as the template repository at the release tag the
-  copy matches (``v<version>``), so ``copier update`` works later;
+  package's copy (or, with ``--vcs-ref``, from an earlier release of the
+  history the package carries, :mod:`infra_scaffold.history`), recorded as the
+  template repository at the release tag (``v<version>``). ``scaffold update``
+  reads every release from that history, so the repository and its tags need
+  not be reachable; ``--template`` naming that repository means the same;
 - a local folder (``--template ./fork``): recorded as an absolute path;
 - a git URL (``--template https://...``): copier clones it; recorded as given.
 
@@ -22,12 +25,20 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra_scaffold import __version__
+from infra_scaffold import __version__, history
 from infra_scaffold.contract import bundled_template
 from infra_scaffold.errors import ConfigError
 from infra_scaffold.git import git
 
-__all__ = ["DEFAULT_REPOSITORY", "TemplateSource", "resolve_source"]
+__all__ = [
+    "DEFAULT_REPOSITORY",
+    "TemplateSource",
+    "bundled_repository",
+    "is_bundled",
+    "is_git_url",
+    "latest_tag",
+    "resolve_source",
+]
 
 #: The template repository the bundled copy was released from.
 DEFAULT_REPOSITORY = "https://github.com/infra-scaffold/infra-scaffold.git"
@@ -58,21 +69,41 @@ class TemplateSource:
 def resolve_source(template: str | None, vcs_ref: str | None) -> TemplateSource:
     """Resolve ``--template``/``SCAFFOLD_TEMPLATE`` and ``--vcs-ref`` to a source."""
     template = template or os.environ.get("SCAFFOLD_TEMPLATE") or None
-    if template is None:
-        if vcs_ref:
-            raise ConfigError("--vcs-ref needs --template: the bundled template is one release")
-        root = _plain(bundled_template())
-        return TemplateSource(
-            location=str(root),
-            questions=root,
-            record_src=os.environ.get("SCAFFOLD_TEMPLATE_REPOSITORY", DEFAULT_REPOSITORY),
-            record_commit=f"v{__version__}",
-        )
+    if template is None or is_bundled(template):
+        return _bundled_source(vcs_ref)
     path = Path(template).expanduser()
-    if path.exists() or not _GIT_URL.search(template):
+    if path.exists() or not is_git_url(template):
         return _local_source(path, vcs_ref)
-    ref = vcs_ref or _latest_tag(git("ls-remote", "--tags", "--refs", template, error=ConfigError))
+    ref = vcs_ref or latest_tag(git("ls-remote", "--tags", "--refs", template, error=ConfigError))
     return TemplateSource(location=template, questions=_questions_at(template, ref), vcs_ref=ref)
+
+
+def bundled_repository() -> str:
+    """The source bundled projects record: ``$SCAFFOLD_TEMPLATE_REPOSITORY``, else the default."""
+    return os.environ.get("SCAFFOLD_TEMPLATE_REPOSITORY", DEFAULT_REPOSITORY)
+
+
+def is_bundled(source: str) -> bool:
+    """Whether ``source`` names the template this package carries (its release history)."""
+    return source in (DEFAULT_REPOSITORY, bundled_repository())
+
+
+def is_git_url(source: str) -> bool:
+    """Whether ``source`` reads as a git URL rather than a folder."""
+    return bool(_GIT_URL.search(source))
+
+
+def _bundled_source(vcs_ref: str | None) -> TemplateSource:
+    """This version's template, or with ``vcs_ref`` that release, from the history."""
+    if vcs_ref is None:
+        root = _plain(bundled_template())
+        commit = history.tag_of(__version__)
+    else:
+        root = history.release_template(vcs_ref, _temporary("scaffold-release-"))
+        commit = history.tag_of(vcs_ref)
+    return TemplateSource(
+        location=str(root), questions=root, record_src=bundled_repository(), record_commit=commit
+    )
 
 
 def _plain(root: Path) -> Path:
@@ -83,12 +114,18 @@ def _plain(root: Path) -> Path:
     """
     if not (root / ".git").exists():
         return root
-    folder = Path(tempfile.mkdtemp(prefix="scaffold-template-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    folder = _temporary("scaffold-template-")
     _link_or_copy(root / "copier.yml", folder / "copier.yml")
     shutil.copytree(
         root / "template", folder / "template", symlinks=True, copy_function=_link_or_copy
     )
+    return folder
+
+
+def _temporary(prefix: str) -> Path:
+    """A temporary folder removed when the process ends."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder
 
 
@@ -108,13 +145,13 @@ def _local_source(path: Path, vcs_ref: str | None) -> TemplateSource:
         if vcs_ref:
             raise ConfigError(f"--vcs-ref: {path} is not a git repository")
         return TemplateSource(location=str(root), questions=root)
-    ref = vcs_ref or _latest_tag(git("tag", "--list", cwd=root, error=ConfigError))
+    ref = vcs_ref or latest_tag(git("tag", "--list", cwd=root, error=ConfigError))
     if ref == "HEAD":  # copier renders the working tree, uncommitted changes included
         return TemplateSource(location=str(root), questions=root, vcs_ref=ref)
     return TemplateSource(location=str(root), questions=_questions_at(str(root), ref), vcs_ref=ref)
 
 
-def _latest_tag(listing: str) -> str:
+def latest_tag(listing: str) -> str:
     """The newest final PEP 440 tag in ``git tag``/``ls-remote`` output, else HEAD."""
     from packaging.version import InvalidVersion, Version  # noqa: PLC0415
 
@@ -132,8 +169,7 @@ def _latest_tag(listing: str) -> str:
 
 def _questions_at(repository: str, ref: str) -> Path:
     """Fetch ``copier.yml`` of ``repository`` at ``ref`` into a temporary folder."""
-    folder = Path(tempfile.mkdtemp(prefix="scaffold-questions-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    folder = _temporary("scaffold-questions-")
     git(
         "clone",
         "--quiet",

@@ -1,17 +1,23 @@
 """`scaffold update`: copier update with the checks a user needs first.
 
-Before: the project must be a git repository, with a clean tree, and an
-answers file (each missing one is one line, and nothing changes). During: new
-answers (``--data``) are checked like ``scaffold new`` checks them, and the
-decision is re-run on them. After: a summary of what changed and of files with
-conflict markers, and, when the recommendation differs from the project's
-compute, the cost difference and the exact command that switches.
-An error or interrupt during the update puts the tree back as it was.
+Before: the project is found (from any folder inside it), must be in a git
+repository with a clean tree, and have an answers file; new answers
+(``--data``) are checked like ``scaffold new`` checks them. All of that
+happens before anything reads a template source, so a mistake is reported
+as itself, offline. Then the releases are prepared (:mod:`infra_scaffold.upstream`:
+the package's own release history for bundled projects, no network), the
+decision is re-run on the answers, and copier updates the project. After: a
+summary of what changed, of files with conflict markers and of any decision
+record added; when the recommendation differs from the project's compute,
+the cost difference and the exact command that switches. An error or
+interrupt during the update puts the tree back as it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,14 +25,16 @@ from typing import Any
 import typer
 import yaml
 
+from infra_scaffold import records
 from infra_scaffold.contract import COMPUTED_ANSWERS, load_contract
 from infra_scaffold.decision import Recommendation
 from infra_scaffold.errors import AnswerError, NotUpdatableError, UpdateError
 from infra_scaffold.git import git
 from infra_scaffold.plan import Plan, make_plan
-from infra_scaffold.render import ANSWERS_FILE
+from infra_scaffold.render import ANSWERS_FILE, record_source
 from infra_scaffold.signals import Terminated, terminate_as_exception
-from infra_scaffold.sources import resolve_source
+from infra_scaffold.sources import is_bundled
+from infra_scaffold.upstream import Upstream, open_upstream
 
 __all__ = ["CONFLICT_MARKER", "Outcome", "run", "switch_advice"]
 
@@ -43,32 +51,50 @@ class Outcome:
     new_ref: str | None
     """Template release after."""
     changes: tuple[tuple[str, str], ...]
-    """``(git status code, path)`` of every changed file."""
+    """``(git status code, path)`` of every changed file, from the repository root."""
     conflicts: tuple[str, ...]
     """Files that carry conflict markers."""
 
 
-def run(dest: Path, given: Mapping[str, Any], vcs_ref: str | None) -> None:
-    """Update the project at ``dest``; exit 1 if conflicts need resolving."""
-    dest = dest.absolute()
-    recorded = _preflight(dest)
-    plan = _plan(recorded, given, vcs_ref)
-    head = _git(dest, "rev-parse", "HEAD").strip()
-    data = {key: plan.answers[key] for key in given if key in plan.answers}
-    if data:  # the record follows the answers it was made from
-        data["decision_record"] = plan.answers["decision_record"]
-    try:
-        with terminate_as_exception():
-            _copier_update(dest, data, vcs_ref)
-    except BaseException as error:
-        _restore(dest, head)
-        if isinstance(error, KeyboardInterrupt | Terminated):
-            typer.echo("\nStopped: the project is as it was.", err=True)
-            raise typer.Exit(130 if isinstance(error, KeyboardInterrupt) else 143) from None
-        raise
-    outcome = _outcome(dest, recorded.get("_commit"))
-    typer.echo("\n".join(_summary(dest, outcome)))
-    advice = switch_advice(plan.recommendation, str(plan.answers["compute"]), dest)
+@dataclass(frozen=True, slots=True)
+class _Project:
+    root: Path
+    """The folder holding the answers file."""
+    top: Path
+    """The git repository it is in (the same folder, or one above)."""
+    recorded: Mapping[str, Any]
+    """The answers file."""
+
+
+def run(
+    dest: Path, given: Mapping[str, Any], vcs_ref: str | None, template: str | None = None
+) -> None:
+    """Update the project at or above ``dest``; exit 1 if conflicts need resolving."""
+    project = _preflight(_find_project(dest.absolute()))
+    recorded = project.recorded
+    _check_given(given, recorded, strict=is_bundled(template or str(recorded["_src_path"])))
+    with open_upstream(
+        str(recorded["_src_path"]), str(recorded.get("_commit", "")), template, vcs_ref
+    ) as upstream:
+        plan = _plan(recorded, given, upstream)
+        data, added = _data(project, given, plan)
+        head = _git(project.top, "rev-parse", "HEAD").strip()
+        try:
+            with terminate_as_exception():
+                _copier_update(project.root, data, upstream)
+                if upstream.record_src:
+                    record_source(project.root / ANSWERS_FILE, upstream.record_src, None)
+        except BaseException as error:
+            _restore(project.top, head)
+            if isinstance(error, KeyboardInterrupt | Terminated):
+                typer.echo("\nStopped: the project is as it was.", err=True)
+                raise typer.Exit(130 if isinstance(error, KeyboardInterrupt) else 143) from None
+            raise
+    outcome = _outcome(project, recorded.get("_commit"))
+    typer.echo("\n".join(_summary(project.root, outcome, upstream)))
+    if added:
+        typer.echo("\n" + _record_note(added))
+    advice = switch_advice(plan.recommendation, str(plan.answers["compute"]), project.root)
     if advice:
         typer.echo("\n" + advice)
     if outcome.conflicts:
@@ -98,40 +124,81 @@ def switch_advice(recommendation: Recommendation, compute: str, dest: Path) -> s
     return "\n".join(lines)
 
 
-def _preflight(dest: Path) -> dict[str, Any]:
-    """Refuse, in one line each, what copier update cannot work with."""
+def _find_project(dest: Path) -> tuple[Path, Path | None]:
+    """The nearest folder at or above ``dest`` with an answers file, and its git repository.
+
+    Inside a repository the search stops at its root; outside one it goes up
+    to the file system's root.
+    """
     if not dest.is_dir():
         raise NotUpdatableError(f"{dest} is not a folder")
-    inside = _git(dest, "rev-parse", "--show-toplevel", check=False)
-    if not inside or Path(inside.strip()).resolve() != dest.resolve():
+    inside = _git(dest, "rev-parse", "--show-toplevel", check=False).strip()
+    top = Path(inside).resolve() if inside else None
+    here = dest.resolve()
+    for folder in (here, *here.parents):
+        if (folder / ANSWERS_FILE).is_file():
+            return folder, top
+        if folder == top:
+            break
+    above = f", nor has any folder above it up to the repository root {top}"
+    raise NotUpdatableError(
+        f"{dest} has no {ANSWERS_FILE}{above if top and top != here else ''}: it was not made "
+        "from a template (scaffold new makes one)"
+    )
+
+
+def _preflight(found: tuple[Path, Path | None]) -> _Project:
+    """Refuse, in one line each, what copier update cannot work with."""
+    root, top = found
+    if top is None or not root.is_relative_to(top):
         raise NotUpdatableError(
-            f"{dest} is not a git repository: copier update needs one "
-            "(git init && git add --all && git commit)"
+            f"{root} is not a git repository, nor inside one: copier update needs one "
+            f"(cd {root} && git init && git add --all && git commit)"
         )
-    answers_path = dest / ANSWERS_FILE
-    if not answers_path.is_file():
+    if _git(top, "status", "--porcelain"):
         raise NotUpdatableError(
-            f"{dest} has no {ANSWERS_FILE}: it was not made from a template "
-            "(scaffold new makes one)"
-        )
-    if _git(dest, "status", "--porcelain"):
-        raise NotUpdatableError(
-            f"{dest} has uncommitted changes: commit or stash them first, so the update "
+            f"{top} has uncommitted changes: commit or stash them first, so the update "
             "can be reviewed and undone"
         )
-    recorded = yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {}
+    answers_path = root / ANSWERS_FILE
+    try:
+        recorded = yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise NotUpdatableError(f"{answers_path} is not valid YAML") from None
     if not isinstance(recorded, dict) or not recorded.get("_src_path"):
         raise NotUpdatableError(f"{answers_path} does not say which template made the project")
-    return recorded
+    if not recorded.get("_commit"):
+        raise NotUpdatableError(f"{answers_path} does not say which template release made it")
+    return _Project(root=root, top=top, recorded=recorded)
 
 
-def _plan(recorded: Mapping[str, Any], given: Mapping[str, Any], vcs_ref: str | None) -> Plan:
-    """Check the recorded answers with the new ones against the target release."""
+def _check_given(given: Mapping[str, Any], recorded: Mapping[str, Any], *, strict: bool) -> None:
+    """Check new answers offline, with the project's, against this package's questions.
+
+    For the bundled template those are the target's questions: every new
+    answer is checked. A fork may ask more, or allow more: only new answers
+    to questions this package knows are checked here, and the fork's release
+    checks them all once it is read. Only errors about new answers count: a
+    recorded answer was valid for the release that recorded it.
+    """
     bad = sorted(set(given) & COMPUTED_ANSWERS)
     if bad:
         raise AnswerError(bad[0], "is filled in by scaffold; it cannot be given")
-    source = resolve_source(str(recorded["_src_path"]), vcs_ref)
-    contract = load_contract(source.questions)
+    contract = load_contract()
+    keys = set(contract.keys)
+    answers = {k: v for k, v in recorded.items() if k in keys}
+    answers.update((k, v) for k, v in given.items() if strict or k in keys)
+    try:
+        make_plan(contract, answers)
+    except AnswerError as error:
+        if error.key in given:
+            raise
+
+
+def _plan(recorded: Mapping[str, Any], given: Mapping[str, Any], upstream: Upstream) -> Plan:
+    """Check the recorded answers with the new ones against the target release."""
+    _check_direction(str(recorded["_commit"]), upstream.ref)
+    contract = load_contract(upstream.questions)
     current = {
         k: v for k, v in recorded.items() if not k.startswith("_") and k not in COMPUTED_ANSWERS
     }
@@ -140,33 +207,89 @@ def _plan(recorded: Mapping[str, Any], given: Mapping[str, Any], vcs_ref: str | 
     return make_plan(contract, {**current, **given})
 
 
-def _copier_update(dest: Path, data: Mapping[str, Any], vcs_ref: str | None) -> None:
-    from copier import run_update  # noqa: PLC0415 - the one place copier updates
-    from copier.errors import CopierError  # noqa: PLC0415
+def _check_direction(old: str, new: str) -> None:
+    from packaging.version import InvalidVersion, Version  # noqa: PLC0415
 
     try:
-        run_update(
-            dest,
-            data=dict(data),
-            vcs_ref=vcs_ref,
-            defaults=True,
-            overwrite=True,
-            skip_answered=True,
-            conflict="inline",
-            quiet=True,
-            unsafe=False,
+        backwards = Version(new) < Version(old)
+    except InvalidVersion:
+        return
+    if backwards:
+        raise NotUpdatableError(
+            f"the project is at {old}; {new} is older, and copier update cannot go back"
         )
+
+
+def _data(
+    project: _Project, given: Mapping[str, Any], plan: Plan
+) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+    """The answers to pass to copier, and the decision history if a record was added."""
+    data = {key: plan.answers[key] for key in given if key in plan.answers}
+    if records.HISTORY not in plan.answers:  # a target release without decision records
+        if data:
+            data["decision_record"] = plan.answers["decision_record"]
+        return data, None
+    history = records.recorded_history(project.recorded)
+    adr = project.root / "docs" / "adr"
+    taken = records.taken_numbers(p.name for p in adr.iterdir()) if adr.is_dir() else set()
+    longer = records.next_history(history, plan.answers, plan.answers["decision_record"], taken)
+    if data or longer:  # the record follows the answers it was made from
+        data["decision_record"] = plan.answers["decision_record"]
+    if longer or not project.recorded.get(records.HISTORY):  # 0.1/0.2 and plain copier
+        data[records.HISTORY] = longer or history
+    return data, longer
+
+
+@contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    """Set environment variables for this process, and put them back after."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _copier_update(dest: Path, data: Mapping[str, Any], upstream: Upstream) -> None:
+    from copier import run_update  # noqa: PLC0415 - the one place copier updates
+    from copier.errors import CopierError  # noqa: PLC0415
+    from plumbum import local  # noqa: PLC0415 - copier runs git through plumbum
+
+    # plumbum copies the environment when imported: a change to os.environ after
+    # that never reaches the git copier runs, so the redirect goes through
+    # plumbum. copier reads COPIER_CACHE_DIR from os.environ itself.
+    cache = upstream.repository.parent / "copier-cache"
+    try:
+        with local.env(**upstream.git_env()), _environ(COPIER_CACHE_DIR=str(cache)):
+            run_update(
+                dest,
+                data=dict(data),
+                vcs_ref=upstream.ref,
+                defaults=True,
+                overwrite=True,
+                skip_answered=True,
+                conflict="inline",
+                quiet=True,
+                unsafe=False,
+            )
     except ValueError as error:
         raise UpdateError(f"copier refused an answer: {error}") from None
     except CopierError as error:
         raise UpdateError(f"copier update failed: {error}") from None
 
 
-def _outcome(dest: Path, old_ref: Any) -> Outcome:
-    status = _git(dest, "status", "--porcelain", "--untracked-files=all")
+def _outcome(project: _Project, old_ref: Any) -> Outcome:
+    status = _git(project.top, "status", "--porcelain", "--untracked-files=all")
     changes = tuple((line[:2].strip(), line[3:]) for line in status.splitlines())
-    conflicts = tuple(path for code, path in changes if code != "D" and _has_marker(dest / path))
-    recorded = yaml.safe_load((dest / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
+    conflicts = tuple(
+        path for code, path in changes if code != "D" and _has_marker(project.top / path)
+    )
+    recorded = yaml.safe_load((project.root / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
     new_ref = recorded.get("_commit")
     return Outcome(
         old_ref=str(old_ref) if old_ref else None,
@@ -183,22 +306,42 @@ def _has_marker(path: Path) -> bool:
         return False
 
 
-def _summary(dest: Path, outcome: Outcome) -> list[str]:
+def _summary(dest: Path, outcome: Outcome, upstream: Upstream) -> list[str]:
+    source = f" ({upstream.label})"
     if not outcome.changes:
-        return [f"{dest} is up to date with the template ({outcome.new_ref})."]
+        return [f"{dest} is up to date with the template ({outcome.new_ref}{source})."]
     names = {"M": "changed", "A": "added", "??": "added", "D": "removed", "R": "renamed"}
-    lines = [f"Updated {dest} from {outcome.old_ref} to {outcome.new_ref}:"]
+    lines = [f"Updated {dest} from {outcome.old_ref} to {outcome.new_ref}{source}:"]
     for code, path in outcome.changes:
         mark = " (conflict)" if path in outcome.conflicts else ""
         lines.append(f"  {names.get(code, code):<8} {path}{mark}")
+    if upstream.record_src:
+        lines.append(f"The project now records its template source as {upstream.record_src}.")
     lines.append("Review with `git diff`, then commit.")
     return lines
 
 
-def _restore(dest: Path, head: str) -> None:
+def _record_note(history: list[dict[str, Any]]) -> str:
+    entry = history[-1]
+    lines = [
+        f"Decision record {records.record_name(entry)} supersedes "
+        f"{records.record_name(history[-2])}: {entry['compute']} chosen, "
+        f"{entry['recommendation'].get('recommended')} recommended.",
+        "  Records are never rewritten; to make the earlier one point here, change its "
+        "status line to 'superseded by' yourself.",
+    ]
+    if len(history) > records.RECORD_SLOTS:
+        lines.append(
+            f"  The template renders {records.RECORD_SLOTS} records: this one is kept in "
+            f"{ANSWERS_FILE} only; write its file by hand."
+        )
+    return "\n".join(lines)
+
+
+def _restore(top: Path, head: str) -> None:
     """Put the (previously clean) tree back exactly as it was."""
-    _git(dest, "reset", "--hard", "--quiet", head, check=False)
-    _git(dest, "clean", "-fd", "--quiet", check=False)
+    _git(top, "reset", "--hard", "--quiet", head, check=False)
+    _git(top, "clean", "-fd", "--quiet", check=False)
 
 
 def _git(cwd: Path, *args: str, check: bool = True) -> str:
