@@ -21,7 +21,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import subprocess
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from typing import Any
 import hcl2
 import yaml
 
-from infra_scaffold.release import RECORD, archive_files, digest, parse_record
+from infra_scaffold.history import release_template
 from support.markdown import render_markdown
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,41 +42,11 @@ _BANNER = re.compile(r"^[=\-]{3,}$")
 def template_of_release(version: str, dest: Path) -> Path:
     """Write release ``version``'s ``copier.yml`` and ``template/`` into ``dest``; return it.
 
-    The release is found in this clone's git history: the commit that recorded
-    the version's digest in ``template-releases.txt``, checked against that
-    digest. The integrator switches this to ``infra_scaffold.history.release_template``,
-    which reads the history bundled in the package (CI clones have none).
-
-    Raises LookupError when the history does not reach the release (a shallow
-    clone), ValueError when the commit found does not hold the recorded template.
+    Read from the release history the package carries (checked against the
+    digests of ``template-releases.txt`` by ``tests/test_history.py``), so it
+    works in clones without history or tags.
     """
-    recorded = parse_record((REPO / RECORD).read_text(encoding="utf-8"))[version]
-    found = _git("log", "--format=%H", "--reverse", "-S", f"{version} {recorded}", "--", RECORD)
-    if not found.strip():
-        raise LookupError(f"this clone's history does not hold release {version}")
-    commit = found.split()[0]
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", commit, "copier.yml", "template"],
-        cwd=REPO, capture_output=True, check=True,
-    ).stdout  # fmt: skip
-    files = list(archive_files(archive))
-    if digest(files) != recorded:
-        if _git("rev-parse", "--is-shallow-repository").strip() == "true":
-            # The line was "added" by the oldest commit this clone has, not by the release.
-            raise LookupError(f"this shallow clone's history does not reach release {version}")
-        raise ValueError(f"commit {commit} does not hold the template of release {version}")
-    for name, executable, content in files:
-        path = dest / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-        path.chmod(0o755 if executable else 0o644)
-    return dest
-
-
-def _git(*args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout
+    return release_template(version, dest)
 
 
 @dataclass(frozen=True, slots=True)
