@@ -11,7 +11,7 @@ from support.render import REPO, answers_for, plain_template
 
 from infra_scaffold import records
 
-ADR = REPO / "template" / "docs" / "adr"
+TREES = (REPO / "template" / "lambda", REPO / "template" / "container")
 
 
 def _answers(**given):
@@ -79,9 +79,11 @@ def test_a_new_record_takes_the_next_number_free_in_docs_adr():
     assert records.record_name(longer[-1]) == "docs/adr/0008-compute-platform.md"
 
 
-def test_the_template_has_a_file_for_each_record_it_renders():
-    slots = [p.name for p in ADR.iterdir() if "decision_history[" in p.name]
-    indices = sorted(int(re.search(r"decision_history\[(\d+)\]", n).group(1)) for n in slots)
+@pytest.mark.parametrize("tree", TREES, ids=lambda tree: tree.name)
+def test_the_template_has_a_file_for_each_record_it_renders(tree):
+    adr = tree / "docs" / "adr"
+    slots = [p.name for p in adr.iterdir() if "decision_record_files[" in p.name]
+    indices = sorted(int(re.search(r"decision_record_files\[(\d+)\]", n).group(1)) for n in slots)
     assert indices == list(range(1, records.RECORD_SLOTS))  # 0001 is the first record
 
 

@@ -242,7 +242,8 @@ def test_update_with_template_points_a_project_at_a_fork_and_records_it(
     project = new_project(scaffold, tmp_path, "moving-svc", template_repo, "workload=webhook")
     other = tmp_path / "other-fork"
     git("clone", "--quiet", str(template_repo), str(other), cwd=tmp_path)
-    (other / "template" / "CODEOWNERS").write_text("* @platform-team\n")
+    for tree in template_trees(other):
+        (tree / "CODEOWNERS").write_text("* @platform-team\n")
     commit_all(other, "the other fork's own file")
     git("tag", "v99.1.0", cwd=other)
     (project / "NOTES.md").write_text("Our own file.\n")
@@ -259,7 +260,8 @@ def test_update_with_template_points_a_project_at_a_fork_and_records_it(
     assert f"now records its template source as {other}" in result.stdout
     assert tags(project) == []
 
-    (other / "template" / "CODEOWNERS").write_text("* @platform-team @security\n")
+    for tree in template_trees(other):
+        (tree / "CODEOWNERS").write_text("* @platform-team @security\n")
     commit_all(other, "the next release of the other fork")
     git("tag", "v99.2.0", cwd=other)
     commit_all(project, "the update")
@@ -326,6 +328,7 @@ def _project_of_0_2_0(scaffold, where: Path, release_repo: Path) -> Path:
 
 def test_a_0_2_0_project_updates_to_terraform_by_concern(scaffold, tmp_path, release_repo):
     project = _project_of_0_2_0(scaffold, tmp_path / "plain-svc", release_repo)
+    adr_before = (project / ADR_1).read_bytes()
 
     result = scaffold("update", str(project))
 
@@ -336,6 +339,9 @@ def test_a_0_2_0_project_updates_to_terraform_by_concern(scaffold, tmp_path, rel
     )  # fmt: skip
     updated = _snapshot_files(project)
     updated.pop(".copier-answers.yml"), fresh.pop(".copier-answers.yml")
+    # A decision record is history: ADR 0001 stays as 0.2.0 wrote it.
+    assert updated.pop(ADR_1) == adr_before
+    fresh.pop(ADR_1)
     assert {k: v for k, v in updated.items() if not k.startswith(".git/")} == fresh
     assert (project / "terraform" / "waf.tf").is_file()
 

@@ -52,12 +52,16 @@ FLIP = ("--data", "traffic_pattern=steady", "--data", "requests_per_month=900000
 def releases(tmp_path_factory) -> dict[str, str]:
     """The environment of a package whose history ends in 99.0.0 and 99.1.0."""
     current = current_template()
-    gitignore = next(f for f in current if f[0] == "template/.gitignore")
+    shared_gitignore = "template/partials/shared/.gitignore"
+    gitignore = next(f for f in current if f[0] == shared_gitignore)
     following = with_changes(
         current,
         {
-            "template/.gitignore": gitignore[2] + GITIGNORE_ADDITION,
-            "template/CONTRIBUTING.md": b"Open an issue first.\n",
+            shared_gitignore: gitignore[2] + GITIGNORE_ADDITION,
+            **{
+                f"{tree}/CONTRIBUTING.md": b"Open an issue first.\n"
+                for tree in ("template/lambda", "template/container")
+            },
         },
     )
     root = history_with(
