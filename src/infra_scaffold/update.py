@@ -22,7 +22,7 @@ import yaml
 from infra_scaffold.contract import COMPUTED_ANSWERS, load_contract
 from infra_scaffold.decision import Recommendation
 from infra_scaffold.errors import AnswerError, NotUpdatableError, UpdateError
-from infra_scaffold.git import git
+from infra_scaffold.git import git, git_environment
 from infra_scaffold.plan import Plan, make_plan
 from infra_scaffold.render import ANSWERS_FILE
 from infra_scaffold.signals import Terminated, terminate_as_exception
@@ -145,17 +145,20 @@ def _copier_update(dest: Path, data: Mapping[str, Any], vcs_ref: str | None) -> 
     from copier.errors import CopierError  # noqa: PLC0415
 
     try:
-        run_update(
-            dest,
-            data=dict(data),
-            vcs_ref=vcs_ref,
-            defaults=True,
-            overwrite=True,
-            skip_answered=True,
-            conflict="inline",
-            quiet=True,
-            unsafe=False,
-        )
+        # copier clones the template and commits in scratch repositories: that
+        # needs an identity even where the user has none configured.
+        with git_environment(identity=True):
+            run_update(
+                dest,
+                data=dict(data),
+                vcs_ref=vcs_ref,
+                defaults=True,
+                overwrite=True,
+                skip_answered=True,
+                conflict="inline",
+                quiet=True,
+                unsafe=False,
+            )
     except ValueError as error:
         raise UpdateError(f"copier refused an answer: {error}") from None
     except CopierError as error:
