@@ -69,7 +69,7 @@ def test_the_hostile_config_really_breaks_a_plain_commit(tmp_path):
     (repo / "f.txt").write_text("x\n")
     _git("add", "f.txt", cwd=repo, env=env)
     commit = subprocess.run(
-        ["git", "commit", "-m", "x"], cwd=repo, env=env, capture_output=True, text=True
+        ["git", "commit", "-m", "x"], cwd=repo, env=env, capture_output=True, text=True, check=False
     )
     assert commit.returncode != 0
 

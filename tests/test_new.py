@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -67,7 +66,7 @@ def test_data_file_with_data_overrides(scaffold, tmp_path):
     assert answers["requests_per_month"] == 7
 
 
-def test_without_a_terminal_a_missing_answer_stops_at_once(scaffold, tmp_path):
+def test_without_a_terminal_missing_answers_stop_it_before_anything_is_written(scaffold, tmp_path):
     dest = tmp_path / "svc-one"
     result = scaffold("new", str(dest), "--data", "workload=http_api")
     assert result.returncode == 2

@@ -7,6 +7,7 @@ so `scaffold --help`, `scaffold recommend` and `scaffold cost` start fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -39,7 +40,8 @@ class _Commands(TyperGroup):
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    """One ``error:`` line per problem (several answers may be wrong at once)."""
+    typer.echo("\n".join(f"error: {line}" for line in message.splitlines() or [""]), err=True)
     raise typer.Exit(code)
 
 
@@ -92,6 +94,24 @@ DataFileOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a report.")]
+
+
+def _whole(option: str, low: int, high: int | None = None) -> Callable[[str], int]:
+    """The parser of an integer option: the same rules as answers (1M, 1e6, 1,000,000)."""
+
+    def parse(text: str) -> int:
+        from infra_scaffold.numbers import parse_whole  # noqa: PLC0415
+
+        try:
+            value = parse_whole(text)
+        except ValueError as error:
+            raise typer.BadParameter(f"{text!r}: {error}", param_hint=f"'{option}'") from None
+        if value < low or (high is not None and value > high):
+            limits = f"from {low:,} to {high:,}" if high is not None else f"at least {low:,}"
+            raise typer.BadParameter(f"must be {limits} (got {value:,})", param_hint=f"'{option}'")
+        return value
+
+    return parse
 
 
 def _version(value: bool) -> None:
@@ -249,13 +269,28 @@ def recommend(
 @app.command()
 def cost(
     requests_per_month: Annotated[
-        int, typer.Option(min=0, help="Requests (or events, or jobs) per month.")
+        int,
+        typer.Option(
+            parser=_whole("--requests-per-month", 0),
+            metavar="N",
+            help="Requests (or events, or jobs) per month, e.g. 20M, 2e7 or 20,000,000.",
+        ),
     ] = 1_000_000,
     avg_duration_ms: Annotated[
-        int, typer.Option(min=1, help="Average duration of one request, in ms.")
+        int,
+        typer.Option(
+            parser=_whole("--avg-duration-ms", 1),
+            metavar="MS",
+            help="Average duration of one request, in ms.",
+        ),
     ] = 200,
     memory_mb: Annotated[
-        int, typer.Option(min=128, max=10_240, help="Lambda memory (and Fargate sizing), in MB.")
+        int,
+        typer.Option(
+            parser=_whole("--memory-mb", 128, 10_240),
+            metavar="MB",
+            help="Lambda memory (and Fargate sizing), in MB: 128 to 10240.",
+        ),
     ] = 128,
     architecture: Annotated[
         Architecture, typer.Option(help="Lambda and Fargate CPU architecture.")
@@ -268,7 +303,12 @@ def cost(
         typer.Option(help="Subtract Lambda's always-free tier (shared by the whole account)."),
     ] = False,
     provisioned_concurrency: Annotated[
-        int, typer.Option(min=0, help="Lambda environments kept warm around the clock.")
+        int,
+        typer.Option(
+            parser=_whole("--provisioned-concurrency", 0),
+            metavar="N",
+            help="Lambda environments kept warm around the clock.",
+        ),
     ] = 0,
     instance_type: Annotated[
         str, typer.Option(help="EC2 instance type of the container options.")

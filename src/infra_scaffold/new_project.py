@@ -11,8 +11,7 @@ import typer
 
 from infra_scaffold.contract import load_contract
 from infra_scaffold.decision import Recommendation
-from infra_scaffold.errors import MissingAnswerError
-from infra_scaffold.plan import Plan, first_unanswered, make_plan
+from infra_scaffold.plan import Plan, check_given, make_plan
 from infra_scaffold.render import Rendered, check_destination, render_project
 from infra_scaffold.report import VERDICT, recommendation_lines, terminal_width
 from infra_scaffold.signals import Terminated
@@ -72,7 +71,8 @@ def _run(
     interactive = not defaults and sys.stdin.isatty()
     if dest is not None and not interactive:
         given.setdefault("project_name", dest.name)
-    contract.resolve(given, only=tuple(given), respect_when=False)  # bad values first
+    # Every wrong value (and, when nobody can be asked, every missing answer) at once.
+    check_given(contract, given, complete=not interactive and not defaults)
     if interactive:
         from infra_scaffold import prompts  # noqa: PLC0415 - questionary only when asking
 
@@ -81,9 +81,6 @@ def _run(
         )
     else:
         answers = given
-        missing = None if defaults else first_unanswered(contract, answers)
-        if missing:
-            raise MissingAnswerError(missing, " (no terminal to ask in), or use --defaults")
     plan = make_plan(contract, answers)
     dest = dest or Path(str(plan.answers["project_name"]))
     check_destination(dest)
