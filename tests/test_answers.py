@@ -201,3 +201,44 @@ def test_another_projects_answers_do_not_lend_their_name(scaffold, tmp_path):
     )  # fmt: skip
     assert named.returncode == 0, named.stderr
     assert answers_file(tmp_path / "orders-api-eu")["project_name"] == "orders-api-eu"
+
+
+# --- The recommendation on every path ------------------------------------------------------
+
+
+def test_new_without_prompts_shows_the_recommendation(scaffold, tmp_path):
+    dest = tmp_path / "quick-svc"
+    result = scaffold("new", str(dest), "--defaults", "--no-git", *data("workload=http_api"))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    summary = out[out.index("Recommendation: AWS Lambda") : out.index("Next steps:")]
+    expected = [
+        "Traffic is spiky", "Lambda costs $", "the container project we generate costs",
+        "Break-even", f"scaffold recommend --data-file {dest}/.copier-answers.yml",
+    ]  # fmt: skip
+    for text in expected:
+        assert text in " ".join(summary.split()), text
+    assert "Note:" not in out
+
+
+def test_new_says_so_when_the_chosen_compute_goes_against_the_recommendation(scaffold, tmp_path):
+    dest = tmp_path / "boxed-api"
+    result = scaffold(
+        "new", str(dest), "--defaults", "--no-git", *data("workload=http_api", "compute=container")
+    )
+    assert result.returncode == 0, result.stderr
+    note = " ".join(result.stdout[result.stdout.index("Note:") :].split())
+    assert note.startswith(
+        "Note: this project uses Containers (EC2 Auto Scaling group) although the checklist "
+        "recommends AWS Lambda; record why in docs/adr/0001-compute-platform.md."
+    )
+
+
+def test_a_blocked_workload_shows_its_first_blocker(scaffold, tmp_path):
+    result = scaffold(
+        "new", str(tmp_path / "jobs-svc"), "--defaults", "--no-git", *data("workload=worker")
+    )
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())
+    assert "Recommendation: Containers (EC2 Auto Scaling group) - One run may take 3,600 s" in out
+    assert "Note:" not in out

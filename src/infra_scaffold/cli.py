@@ -90,7 +90,8 @@ DataFileOption = Annotated[
     typer.Option(
         "--data-file",
         metavar="FILE",
-        help="A YAML file of answers (KEY: VALUE), e.g. an organisation's defaults.",
+        help="A YAML file of answers (KEY: VALUE), e.g. an organisation's defaults. "
+        "From another project's .copier-answers.yml, its project_name is not taken.",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a report.")]
@@ -184,8 +185,10 @@ def new(
 
     In a terminal it asks only what was not given with --data/--data-file.
     Without a terminal (CI, scripts) every answer must be given, or --defaults
-    used: a missing answer stops it at once, naming the key. Nothing is left
-    behind on an error or Ctrl-C. Examples:
+    used; if any is missing or wrong, it names all of them at once. Numbers
+    may be written 1000000, 1,000,000, 1e6 or 1M. Either way it prints the
+    recommendation (and a note if the chosen compute goes against it). Nothing
+    is left behind on an error or Ctrl-C. Examples:
 
     \b
         scaffold new orders-api
@@ -323,7 +326,8 @@ def cost(
 
     Prints each option's breakdown, where containers become cheaper than
     Lambda (break-even), a chart from 100k to 1B requests per month, and every
-    assumption. The article's check, and a worker's:
+    assumption. A small function on x86_64 (the figures Lambda-versus-EC2
+    comparisons usually quote), and a worker:
 
     \b
         scaffold cost --avg-duration-ms 200 --memory-mb 128 --architecture x86_64

@@ -12,8 +12,8 @@ import typer
 from infra_scaffold.contract import load_contract
 from infra_scaffold.decision import Recommendation
 from infra_scaffold.plan import Plan, check_given, make_plan
-from infra_scaffold.render import Rendered, check_destination, render_project
-from infra_scaffold.report import VERDICT, recommendation_lines, terminal_width
+from infra_scaffold.render import ANSWERS_FILE, Rendered, check_destination, render_project
+from infra_scaffold.report import VERDICT, choice_note, summary_lines, terminal_width
 from infra_scaffold.signals import Terminated
 from infra_scaffold.sources import resolve_source
 
@@ -46,19 +46,21 @@ def run(
 ) -> None:
     """Create one project; exits 130 (Ctrl-C) or 143 (SIGTERM) with nothing written."""
     try:
-        rendered, plan = _run(dest, dict(given), defaults, template, vcs_ref, git)
+        interactive = not defaults and sys.stdin.isatty()
+        rendered, plan = _run(dest, dict(given), interactive, defaults, template, vcs_ref, git)
     except KeyboardInterrupt:
         typer.echo("\nCancelled: nothing was written.", err=True)
         raise typer.Exit(130) from None
     except Terminated:
         typer.echo("\nStopped: nothing was written.", err=True)
         raise typer.Exit(143) from None
-    _report(rendered, plan)
+    _report(rendered, plan, interactive=interactive)
 
 
 def _run(
     dest: Path | None,
     given: dict[str, Any],
+    interactive: bool,
     defaults: bool,
     template: str | None,
     vcs_ref: str | None,
@@ -68,7 +70,6 @@ def _run(
         check_destination(dest)
     source = resolve_source(template, vcs_ref)
     contract = load_contract(source.questions)
-    interactive = not defaults and sys.stdin.isatty()
     if dest is not None and not interactive:
         given.setdefault("project_name", dest.name)
     # Every wrong value (and, when nobody can be asked, every missing answer) at once.
@@ -94,7 +95,9 @@ def _run(
 
 
 def _show(recommendation: Recommendation) -> None:
-    typer.echo("\n".join(recommendation_lines(recommendation, terminal_width())))
+    """The recommendation before the compute menu: short, so that its headline
+    is still on an 80x24 screen when the menu appears."""
+    typer.echo("\n".join(["", *summary_lines(recommendation, terminal_width() - 2)]))
 
 
 def _summary(plan: Plan, dest: Path) -> str:
@@ -112,7 +115,7 @@ def _spinner(message: str) -> Any:
     return Console(stderr=True).status(message)
 
 
-def _report(rendered: Rendered, plan: Plan) -> None:
+def _report(rendered: Rendered, plan: Plan, *, interactive: bool) -> None:
     answers = plan.answers
     compute = str(answers["compute"])
     lines = [
@@ -120,6 +123,13 @@ def _report(rendered: Rendered, plan: Plan) -> None:
         f"in {rendered.path}:",
         *(f"  {path}" for path in rendered.files),
     ]
+    if not interactive:  # nobody saw the recommendation yet
+        answers_file = rendered.path / ANSWERS_FILE
+        more = f"Details: scaffold recommend --data-file {answers_file}"
+        lines += ["", *summary_lines(plan.recommendation, terminal_width() - 2, more)]
+    note = choice_note(plan.recommendation, compute)
+    if note:
+        lines += ["", note]
     if rendered.committed:
         lines.append("It is a git repository with one initial commit.")
     lines += ["", "Next steps:", f"  cd {rendered.path}"]
