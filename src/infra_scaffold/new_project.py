@@ -22,13 +22,15 @@ __all__ = ["NEXT_STEPS", "run"]
 #: What to do first in each kind of project (Makefile targets it has).
 NEXT_STEPS = {
     "lambda": [
+        ("make install", "the development tools (README.md lists what else each target needs)"),
         ("make test", "the project's own unit tests"),
-        ("make scan", "cfn-lint, checkov and bandit"),
+        ("make scan", "checkov and bandit"),
         ("make deploy", "sam build, then sam deploy (confirms the change set)"),
     ],
     "container": [
+        ("make install", "the development tools (README.md lists what else each target needs)"),
         ("make test", "the app's own tests"),
-        ("make scan", "hadolint and checkov"),
+        ("make scan", "checkov and bandit"),
         ("make build", "the Docker image"),
         ("make plan", "terraform plan (fill in terraform.tfvars first)"),
     ],
@@ -133,7 +135,7 @@ def _report(rendered: Rendered, plan: Plan, *, interactive: bool) -> None:
     if rendered.committed:
         lines.append("It is a git repository with one initial commit.")
     lines += ["", "Next steps:", f"  cd {rendered.path}"]
-    lines += [f"  {command:<12} # {what}" for command, what in NEXT_STEPS[compute]]
+    lines += [f"  {command:<13} # {what}" for command, what in NEXT_STEPS[compute]]
     lines += [
         "  docs/adr/0001-compute-platform.md records why this compute was chosen.",
         "  scaffold update pulls in later template releases.",
