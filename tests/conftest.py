@@ -46,17 +46,23 @@ _GIT_HOME: list[Path] = []
 
 def pytest_configure(config: pytest.Config) -> None:
     """Point every git the suite starts at its own configuration (inherited by subprocesses)."""
+    from plumbum import local  # copier's process runner: its own copy of the environment
+
     folder = Path(tempfile.mkdtemp(prefix="infra-scaffold-git-"))
     _GIT_HOME.append(folder)
     (folder / "gitconfig").write_text(GIT_CONFIG, encoding="utf-8")
-    os.environ["GIT_CONFIG_GLOBAL"] = str(folder / "gitconfig")
-    os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+    settings = {"GIT_CONFIG_GLOBAL": str(folder / "gitconfig"), "GIT_CONFIG_NOSYSTEM": "1"}
+    settings.update(GIT_IDENTITY)
     # Per-process overrides (GIT_CONFIG_COUNT/KEY_n/VALUE_n) a caller may have set.
-    for key in [k for k in os.environ if k.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))]:
-        del os.environ[key]
-    os.environ.pop("GIT_CONFIG_COUNT", None)
-    os.environ.pop("GIT_CONFIG_PARAMETERS", None)
-    os.environ.update(GIT_IDENTITY)
+    dropped = [k for k in os.environ if k.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))]
+    dropped += ["GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS"]
+    # plumbum copied os.environ when a plugin (pytest-copie) imported copier,
+    # before this hook: copier called in-process would run git with the
+    # user's configuration. Both environments get the suite's.
+    for environment in (os.environ, local.env):
+        for key in dropped:
+            environment.pop(key, "")
+        environment.update(settings)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

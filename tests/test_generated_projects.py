@@ -149,7 +149,7 @@ def pins(project: Path) -> dict[str, set[str]]:
     return found
 
 
-def test_both_kinds_pin_the_same_tool_versions(projects):
+def test_both_kinds_pin_the_same_tool_versions(projects: dict[str, Path]) -> None:
     every: dict[str, set[str]] = defaultdict(set)
     for project in projects.values():
         for tool, versions in pins(project).items():
@@ -164,7 +164,7 @@ def test_both_kinds_pin_the_same_tool_versions(projects):
     assert every["checkov"] == {tested}, "the suite scans with the checkov the projects pin"
 
 
-def test_both_kinds_use_the_same_action_versions(projects):
+def test_both_kinds_use_the_same_action_versions(projects: dict[str, Path]) -> None:
     refs: dict[str, set[str]] = defaultdict(set)
     for project in projects.values():
         for path in (project / ".github" / "workflows").glob("*.yml"):

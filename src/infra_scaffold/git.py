@@ -3,9 +3,9 @@
 Every git this tool starts, itself or through copier, runs with the user's
 hooks and commit signing switched off (:data:`OVERRIDES`): a global
 ``core.hooksPath`` whose hooks refuse, or ``commit.gpgsign`` with no key at
-hand, must not break a clone of the template or the commits copier makes
-in its scratch repositories. A missing identity falls back to
-:data:`FALLBACK_IDENTITY`.
+hand, must not break a clone of the template, the checkout copier makes of
+it, or the project's initial commit. That commit falls back to
+:data:`FALLBACK_IDENTITY` when git knows nobody.
 """
 
 from __future__ import annotations
@@ -75,18 +75,16 @@ def identity_configured() -> bool:
 
 
 @contextmanager
-def git_environment(*, identity: bool = False) -> Iterator[None]:
-    """Apply :data:`OVERRIDES` (and, with ``identity``, the fallback identity when git
-    knows nobody) to the git that copier starts in this block.
+def git_environment() -> Iterator[None]:
+    """Apply :data:`OVERRIDES` to the git that copier starts in this block.
 
     copier runs git through plumbum, whose environment is a copy of
     ``os.environ`` taken at import: both are changed, and restored on exit.
+    (copier gives its own scratch commits an identity.)
     """
     from plumbum import local  # noqa: PLC0415 - copier's process runner, loaded with it
 
     changes = _with_overrides(os.environ)
-    if identity and not identity_configured():
-        changes = {**FALLBACK_IDENTITY, **changes}
     saved = dict(os.environ)
     os.environ.update(changes)
     try:

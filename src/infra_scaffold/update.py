@@ -145,9 +145,9 @@ def _copier_update(dest: Path, data: Mapping[str, Any], vcs_ref: str | None) -> 
     from copier.errors import CopierError  # noqa: PLC0415
 
     try:
-        # copier clones the template and commits in scratch repositories: that
-        # needs an identity even where the user has none configured.
-        with git_environment(identity=True):
+        # copier clones and checks out the template: the user's global hooks
+        # and signing must not take part.
+        with git_environment():
             run_update(
                 dest,
                 data=dict(data),
