@@ -20,7 +20,7 @@ from infra_scaffold.contract import (
     parse_data_file,
     parse_data_options,
 )
-from infra_scaffold.errors import AnswerError, ConfigError, MissingAnswerError
+from infra_scaffold.errors import AnswerError, AnswerProblems, ConfigError, MissingAnswerError
 from infra_scaffold.plan import make_plan
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,7 +112,8 @@ BOUNDARIES: dict[str, list[object]] = {
                      "xn--abc", "my_app", "ünï"],
     "description": ["", "x" * 200, "x" * 201, "tab\there", "new\nline", "bell\x07",
                     "nul\x00", "c1\x85", "ok ${x} %{y} {{ z }} !Ref a # b"],
-    "aws_region": ["us-east-1", "eu-west-3", "us-gov-west-1", "US-EAST-1", "mars-1", ""],
+    "aws_region": ["us-east-1", "eu-west-3", "us-gov-west-1", "cn-north-1", "mx-central-1",
+                   "US-EAST-1", "eu-centrl-1", "us-iso-east-1", "mars-1", ""],
     "max_duration_seconds": [0, 1, 900, 86_400, 86_401],
     "requests_per_month": [-1, 0, 100_000_000_000, 100_000_000_001],
     "avg_duration_ms": [0, 1, 10_000, 10_001],
@@ -132,6 +133,8 @@ def test_python_and_copier_validators_agree(contract, name, value):
         python_error(contract, name, value, answers),
         copier_error(contract, name, value, answers),
     )
+    if name == "aws_region" and "did you mean" in ours:  # a guess only Python can make
+        ours = ours.split("; did you mean")[0]
     assert ours == theirs
 
 
@@ -179,6 +182,9 @@ def test_copier_refuses_lambda_exactly_when_a_blocker_applies(
     ("question", "raw", "expected"),
     [
         ("memory_mb", "512", 512), ("memory_mb", 512, 512), ("memory_mb", "1_024", 1024),
+        ("requests_per_month", "1,000,000", 1_000_000), ("requests_per_month", "1e6", 1_000_000),
+        ("requests_per_month", "1M", 1_000_000), ("requests_per_month", "20k", 20_000),
+        ("requests_per_month", "2.5M", 2_500_000), ("requests_per_month", 1e6, 1_000_000),
         ("latency_sensitive", "yes", True), ("latency_sensitive", "OFF", False),
         ("latency_sensitive", True, True), ("workload", "worker", "worker"),
     ],
@@ -190,9 +196,13 @@ def test_answers_are_cast_like_copier_casts_them(contract, question, raw, expect
 @pytest.mark.parametrize(
     ("question", "raw", "rule"),
     [
-        ("memory_mb", "lots", "must be an integer"),
-        ("memory_mb", "1.5", "must be an integer"),
-        ("memory_mb", True, "must be an integer"),
+        ("memory_mb", "lots", "must be a whole number: 1000000, 1,000,000"),
+        ("memory_mb", "1.5", "must be a whole number"),
+        ("memory_mb", "1.000", "a decimal point only with an exponent or k/M/B"),
+        ("memory_mb", "1,00", "must be a whole number"),
+        ("memory_mb", "1e-3", r"must be a whole number \(1e-3 is 0.001\)"),
+        ("memory_mb", "512m", "'m' could mean milli or million"),
+        ("memory_mb", True, "must be a whole number"),
         ("latency_sensitive", "maybe", "must be true or false"),
         ("workload", "batch", "must be one of: http_api"),
         ("description", ["a", "list"], "must be text"),
@@ -202,6 +212,59 @@ def test_bad_answers_name_the_key_and_the_rule(contract, question, raw, rule):
     with pytest.raises(AnswerError, match=rule) as error:
         cast_answer(contract.question(question), raw)
     assert str(error.value).startswith(f"{question}: ")
+
+
+def test_a_region_typo_is_refused_with_a_guess(contract):
+    with pytest.raises(AnswerError, match=r"did you mean eu-central-1\?$"):
+        contract.resolve({"aws_region": "eu-centrl-1"}, only=["aws_region"])
+    with pytest.raises(AnswerError) as far_off:
+        contract.resolve({"aws_region": "moon-1"}, only=["aws_region"])
+    assert "did you mean" not in far_off.value.rule
+
+
+def test_the_region_table_is_every_public_aws_region(contract):
+    """aws_regions holds the aws, aws-cn and aws-us-gov partitions' regions, by botocore."""
+    import importlib.util
+    import json
+
+    botocore = importlib.util.find_spec("botocore")
+    assert botocore is not None
+    assert botocore.origin is not None
+    endpoints = json.loads((Path(botocore.origin).parent / "data" / "endpoints.json").read_text())
+    known = {
+        code: region["description"]
+        for partition in endpoints["partitions"]
+        if partition["partition"] in ("aws", "aws-cn", "aws-us-gov")
+        for code, region in partition["regions"].items()
+    }
+    table = contract.table("aws_regions")
+    assert {code: row["name"] for code, row in table.items()} == known
+    # Logs are written by the region's ELB account, or (regions opened since
+    # August 2022) by the log delivery service principal.
+    for code, row in table.items():
+        if row["alb_log_delivery"] == "elb_account":
+            assert len(row["elb_account_id"]) == 12, code
+            assert row["elb_account_id"].isdigit(), code
+        else:
+            assert row["alb_log_delivery"] == "service_principal", code
+            assert "elb_account_id" not in row, code
+    opened_since_2022 = ["eu-central-2", "ap-southeast-4", "me-central-1", "il-central-1",
+                         "ca-west-1", "mx-central-1", "ap-south-2", "eu-south-2"]  # fmt: skip
+    for code in opened_since_2022:
+        assert table[code]["alb_log_delivery"] == "service_principal", code
+    assert table["us-east-1"]["elb_account_id"] == "127311923021"
+
+
+def test_every_problem_of_the_given_answers_is_reported_at_once(contract):
+    given = {"colour": "red", "aws_region": "eu-centrl-1", "memory_mb": "lots", "workload": "x"}
+    with pytest.raises(AnswerProblems) as error:
+        contract.resolve(given, only=tuple(given), respect_when=False)
+    assert [p.key for p in error.value.problems] == [
+        "colour",
+        "aws_region",
+        "workload",
+        "memory_mb",
+    ]
 
 
 def test_resolve_refuses_unknown_and_computed_keys(contract):
@@ -245,6 +308,16 @@ def test_data_file_parses_answers_files(tmp_path):
     path = tmp_path / "answers.yml"
     path.write_text("_src_path: x\n_commit: v1\nworkload: worker\ndecision_record: {}\n")
     assert parse_data_file(path) == {"workload": "worker"}
+
+
+def test_another_projects_answers_file_does_not_lend_its_name(tmp_path):
+    """Its project_name would give the new project the same AWS resource names."""
+    answers = tmp_path / ".copier-answers.yml"
+    answers.write_text("_src_path: x\n_commit: v1\nproject_name: orders-api\nworkload: worker\n")
+    assert parse_data_file(answers) == {"workload": "worker"}
+    defaults = tmp_path / "org.yml"  # an organisation's defaults may name a project
+    defaults.write_text("project_name: orders-api\nworkload: worker\n")
+    assert parse_data_file(defaults) == {"project_name": "orders-api", "workload": "worker"}
 
 
 @pytest.mark.parametrize(

@@ -120,9 +120,19 @@ def test_every_reason_list_states_the_costs():
         assert any("Lambda costs $" in r and "container project" in r for r in rec.reasons)
 
 
+@pytest.mark.parametrize(
+    "workload", ["sqs_consumer", "s3_events", "dynamodb_stream", "scheduled_job"]
+)
+def test_no_cold_start_advice_where_no_caller_waits(workload):
+    rec = recommend(profile(workload=workload, latency_sensitive=True))
+    assert rec.compute == "lambda"
+    assert rec.mitigations == ()
+
+
 def test_mitigations_only_for_lambda():
-    assert recommend(profile(memory_mb=20_000)).mitigations == ()
-    mitigations = " ".join(recommend(BASE).mitigations)
+    api = profile(workload="http_api", max_duration_seconds=10)
+    assert recommend(profile(workload="http_api", memory_mb=20_000)).mitigations == ()
+    mitigations = " ".join(recommend(api).mitigations)
     assert "200 ms to 2 s" in mitigations
     assert "arm64" in mitigations
     assert "Small package" in mitigations

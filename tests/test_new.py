@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 from support.render import REPO, template_tree, template_trees
+from support.wheel import build_wheel, install_wheel
 
 from infra_scaffold import __version__
 from infra_scaffold.release import RECORD, digest, parse_record, tree_files
@@ -65,7 +66,7 @@ def test_data_file_with_data_overrides(scaffold, tmp_path):
     assert answers["requests_per_month"] == 7
 
 
-def test_without_a_terminal_a_missing_answer_stops_at_once(scaffold, tmp_path):
+def test_without_a_terminal_missing_answers_stop_it_before_anything_is_written(scaffold, tmp_path):
     dest = tmp_path / "svc-one"
     result = scaffold("new", str(dest), "--data", "workload=http_api")
     assert result.returncode == 2
@@ -263,52 +264,24 @@ def _tree(root: Path) -> dict[str, str]:
     return files
 
 
-def test_the_built_wheel_works_offline_outside_the_checkout(tmp_path):
-    """pip install of the wheel carries the template: no repo, no network needed."""
-    import sys
-    import sysconfig
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This checkout's wheel, built once for the module."""
+    return build_wheel(tmp_path_factory.mktemp("dist"))
 
-    wheels = tmp_path / "dist"
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--quiet", "-w", str(wheels), str(REPO)],
-        check=False, capture_output=True, text=True,
-    )  # fmt: skip
-    assert built.returncode == 0, built.stderr
-    (wheel,) = wheels.glob("infra_scaffold-*.whl")
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    py = venv / "bin" / "python"
-    subprocess.run(
-        [py, "-m", "pip", "install", "--no-index", "--no-deps", "--quiet", str(wheel)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    # Its dependencies come from the test environment, read-only, through a
-    # .pth file: the package itself is imported from the new venv only.
-    site = subprocess.run(
-        [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    (Path(site) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    work = tmp_path / "elsewhere"
-    work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SCAFFOLD_TEMPLATE")}
-    env.update(
-        {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
-         "GIT_ALLOW_PROTOCOL": "file"},
-    )  # fmt: skip
-    where = subprocess.run(
-        [py, "-c", "import infra_scaffold, sys; print(infra_scaffold.__file__)"],
-        cwd=work, env=env, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    assert where.startswith(str(venv))
+
+def test_the_built_wheel_works_offline_outside_the_checkout(wheel, tmp_path):
+    """pip install of the wheel carries the template: no repo, no network needed."""
+    installed = install_wheel(wheel, tmp_path / "venv")
+    assert installed.package.is_relative_to(tmp_path / "venv")
     # The wheel bundles exactly the template this version released.
     released = parse_record((REPO / RECORD).read_text(encoding="utf-8"))[__version__]
-    assert digest(tree_files(Path(where.strip()).parent / "_template")) == released
+    assert digest(tree_files(installed.package / "_template")) == released
+    work = tmp_path / "elsewhere"
+    work.mkdir()
     result = subprocess.run(
-        [venv / "bin" / "scaffold", "new", "wheel-svc", "--defaults",
-         "--data", "workload=scheduled_job"],
-        cwd=work, env=env, capture_output=True, text=True, check=False, timeout=300,
+        [installed.scaffold, "new", "wheel-svc", "--defaults", "--data", "workload=scheduled_job"],
+        cwd=work, env=installed.env, capture_output=True, text=True, check=False, timeout=300,
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -316,3 +289,61 @@ def test_the_built_wheel_works_offline_outside_the_checkout(tmp_path):
     assert answers["_src_path"] == DEFAULT_REPOSITORY
     assert answers["workload"] == "scheduled_job"
     assert (work / "wheel-svc" / "docs" / "adr" / "0001-compute-platform.md").is_file()
+
+
+#: What a developer's checkout, or pip, leaves in the template folder: planted in
+#: the installed template, at its top and inside a conditional folder.
+STRAYS = (
+    ".DS_Store", "Thumbs.db", "desktop.ini", "._README.md", "notes.txt~", "~$draft.docx",
+    ".Makefile.jinja.swp", "main.tf.orig", "main.tf.rej", ".idea/workspace.xml",
+    ".vscode/settings.json", ".pytest_cache/README.md", ".ruff_cache/CACHEDIR.TAG",
+    ".mypy_cache/3.11/x.json", ".hypothesis/examples/x", ".coverage", ".terraform/x",
+    ".aws-sam/build.toml", ".venv/pyvenv.cfg", ".tox/x", ".nox/x", ".svn/entries",
+    ".git/HEAD", "stale.pyo",
+)  # fmt: skip
+
+
+def _variants(contract) -> list[tuple[str, str]]:
+    """Every (compute, workload) the template renders: the file set depends on nothing else."""
+    limits = contract.table("lambda_limits")
+    workloads = contract.question("workload").choice_values
+    return [("container", w) for w in workloads] + [("lambda", w) for w in limits["workloads"]]
+
+
+def test_projects_from_the_wheel_carry_no_stray_files(wheel, tmp_path, contract):
+    """Every variant rendered from the installed wheel holds nothing `_exclude` names."""
+    import pathspec
+
+    installed = install_wheel(wheel, tmp_path / "venv")
+    bundled = installed.package / "_template" / "template"
+    compiled = list(bundled.rglob("__pycache__/*.pyc"))
+    assert compiled, "pip byte-compiles the bundled template: the case this test is about"
+    for folder in (bundled, next(p.parent for p in bundled.rglob("healthcheck.py"))):
+        for stray in STRAYS:
+            (folder / stray).parent.mkdir(parents=True, exist_ok=True)
+            (folder / stray).write_text("stray\n")
+    patterns = yaml.safe_load((REPO / "copier.yml").read_text())["_exclude"]
+    excluded = pathspec.PathSpec.from_lines("gitignore", patterns)  # as copier matches them
+
+    def make(numbered: tuple[int, tuple[str, str]]) -> Path:
+        number, (compute, workload) = numbered
+        dest = tmp_path / "projects" / f"variant-{number}"
+        result = subprocess.run(
+            [installed.scaffold, "new", str(dest), "--defaults", "--no-git",
+             "--data", f"workload={workload}", "--data", f"compute={compute}"],
+            env=installed.env, capture_output=True, text=True, check=False, timeout=300,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return dest
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        projects = list(pool.map(make, enumerate(_variants(contract))))
+    assert len(projects) == 15
+    names = {Path(s).parts[0] for s in STRAYS}
+    for project in projects:
+        found = [p.relative_to(project) for p in project.rglob("*")]
+        assert found, project
+        stray = [str(p) for p in found if excluded.match_file(str(p)) or p.parts[0] in names]
+        stray += [str(p) for p in found if "__pycache__" in p.parts or p.suffix == ".pyc"]
+        assert stray == [], project.name

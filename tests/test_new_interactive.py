@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pexpect
+import pyte
 import pytest
 import yaml
 from support.render import REPO, template_trees
@@ -61,6 +62,80 @@ def test_the_whole_conversation_ends_in_a_project(tmp_path):
     assert answers["compute"] == "lambda"
     assert answers["description"] == 'Bills "orders" #1'
     assert answers["max_duration_seconds"] == 60  # the workload's default, accepted
+
+
+class Screen:
+    """What a user sees: pexpect's output fed to pyte, a VT100 emulator.
+
+    prompt_toolkit redraws with cursor moves and erases, so the raw output
+    holds text that is no longer (or never was) on screen; pyte replays the
+    escape sequences into the 24 visible lines, scrolling as a terminal does.
+    """
+
+    def __init__(self, rows: int, columns: int) -> None:
+        self.screen = pyte.Screen(columns, rows)
+        self.stream = pyte.Stream(self.screen)
+
+    def write(self, text: str) -> None:
+        self.stream.feed(text)
+
+    def flush(self) -> None:
+        """pexpect's logfile interface."""
+
+    @property
+    def lines(self) -> list[str]:
+        return [line.rstrip() for line in self.screen.display]
+
+
+def test_on_an_80x24_terminal_the_recommendation_is_on_screen_at_the_compute_menu(tmp_path):
+    screen = Screen(24, 80)
+    env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm", "COLUMNS": "80",
+           "LINES": "24"}  # fmt: skip
+    child = pexpect.spawn(
+        sys.executable, ["-m", "infra_scaffold", "new", "small-screen"], cwd=str(tmp_path),
+        env=env, encoding="utf-8", timeout=90, dimensions=(24, 80),
+    )  # fmt: skip
+    child.logfile_read = screen
+    answer(child, "Project name", ENTER)
+    answer(child, "What kind of service", ENTER)  # HTTP API
+    answer(child, "Longest time", ENTER)
+    answer(child, "How does the traffic arrive", ENTER)
+    answer(child, "Requests, events or jobs per month", "\b" * 10 + "2M\r")  # 2,000,000
+    for prompt in ("Average time", "Memory", "Largest request", "cold start"):
+        answer(child, prompt, ENTER)
+    child.expect("Containers on EC2")  # the menu's last choice: drawn
+    child.expect(pexpect.TIMEOUT, timeout=1)  # let prompt_toolkit finish the redraw
+    shown = screen.lines
+    text = "\n".join(shown)
+    assert all(len(line) <= 80 for line in shown)
+    # The summary is whole on screen: headline, why, costs, break-even...
+    headline = shown.index("Recommendation: AWS Lambda")
+    summary = text[text.index("Recommendation: AWS Lambda") :]
+    assert "Traffic is spiky" in summary
+    assert "At 2,000,000 requests/month: Lambda costs" in summary
+    assert "Break-even" in summary
+    # ...and below it the menu, which repeats the verdict and marks its choice.
+    menu = next(i for i, line in enumerate(shown) if "Where should it run?" in line)
+    assert headline < menu
+    assert shown[menu] == "? Where should it run? Recommendation: AWS Lambda"
+    assert any("AWS Lambda (AWS SAM project) (recommended)" in line for line in shown[menu:])
+    assert not any("Containers on EC2" in line and "recommended" in line for line in shown)
+
+    child.send(DOWN + ENTER)  # containers, against the recommendation
+    answer(child, "One sentence", ENTER)
+    answer(child, "AWS region", ENTER)
+    answer(child, "EC2 instance type", ENTER)
+    answer(child, r"Create .*small-screen\?", ENTER)
+    child.expect("Created small-screen")
+    child.expect("Note: this project uses Containers")
+    child.expect("although the checklist")
+    child.expect("recommends AWS Lambda")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    answers = yaml.safe_load((tmp_path / "small-screen" / ".copier-answers.yml").read_text())
+    assert answers["requests_per_month"] == 2_000_000
+    assert answers["compute"] == "container"
 
 
 def test_a_compute_a_blocker_rules_out_is_refused_with_its_sentence(tmp_path):

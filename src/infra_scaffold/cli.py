@@ -7,6 +7,7 @@ so `scaffold --help`, `scaffold recommend` and `scaffold cost` start fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -39,7 +40,8 @@ class _Commands(TyperGroup):
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    """One ``error:`` line per problem (several answers may be wrong at once)."""
+    typer.echo("\n".join(f"error: {line}" for line in message.splitlines() or [""]), err=True)
     raise typer.Exit(code)
 
 
@@ -88,10 +90,29 @@ DataFileOption = Annotated[
     typer.Option(
         "--data-file",
         metavar="FILE",
-        help="A YAML file of answers (KEY: VALUE), e.g. an organisation's defaults.",
+        help="A YAML file of answers (KEY: VALUE), e.g. an organisation's defaults. "
+        "From another project's .copier-answers.yml, its project_name is not taken.",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a report.")]
+
+
+def _whole(option: str, low: int, high: int | None = None) -> Callable[[str], int]:
+    """The parser of an integer option: the same rules as answers (1M, 1e6, 1,000,000)."""
+
+    def parse(text: str) -> int:
+        from infra_scaffold.numbers import parse_whole  # noqa: PLC0415
+
+        try:
+            value = parse_whole(text)
+        except ValueError as error:
+            raise typer.BadParameter(f"{text!r}: {error}", param_hint=f"'{option}'") from None
+        if value < low or (high is not None and value > high):
+            limits = f"from {low:,} to {high:,}" if high is not None else f"at least {low:,}"
+            raise typer.BadParameter(f"must be {limits} (got {value:,})", param_hint=f"'{option}'")
+        return value
+
+    return parse
 
 
 def _version(value: bool) -> None:
@@ -169,8 +190,10 @@ def new(
 
     In a terminal it asks only what was not given with --data/--data-file.
     Without a terminal (CI, scripts) every answer must be given, or --defaults
-    used: a missing answer stops it at once, naming the key. Nothing is left
-    behind on an error or Ctrl-C. Examples:
+    used; if any is missing or wrong, it names all of them at once. Numbers
+    may be written 1000000, 1,000,000, 1e6 or 1M. Either way it prints the
+    recommendation (and a note if the chosen compute goes against it). Nothing
+    is left behind on an error or Ctrl-C. Examples:
 
     \b
         scaffold new orders-api
@@ -309,13 +332,28 @@ def recommend(
 @app.command()
 def cost(
     requests_per_month: Annotated[
-        int, typer.Option(min=0, help="Requests (or events, or jobs) per month.")
+        int,
+        typer.Option(
+            parser=_whole("--requests-per-month", 0),
+            metavar="N",
+            help="Requests (or events, or jobs) per month, e.g. 20M, 2e7 or 20,000,000.",
+        ),
     ] = 1_000_000,
     avg_duration_ms: Annotated[
-        int, typer.Option(min=1, help="Average duration of one request, in ms.")
+        int,
+        typer.Option(
+            parser=_whole("--avg-duration-ms", 1),
+            metavar="MS",
+            help="Average duration of one request, in ms.",
+        ),
     ] = 200,
     memory_mb: Annotated[
-        int, typer.Option(min=128, max=10_240, help="Lambda memory (and Fargate sizing), in MB.")
+        int,
+        typer.Option(
+            parser=_whole("--memory-mb", 128, 10_240),
+            metavar="MB",
+            help="Lambda memory (and Fargate sizing), in MB: 128 to 10240.",
+        ),
     ] = 128,
     architecture: Annotated[
         Architecture, typer.Option(help="Lambda and Fargate CPU architecture.")
@@ -328,7 +366,12 @@ def cost(
         typer.Option(help="Subtract Lambda's always-free tier (shared by the whole account)."),
     ] = False,
     provisioned_concurrency: Annotated[
-        int, typer.Option(min=0, help="Lambda environments kept warm around the clock.")
+        int,
+        typer.Option(
+            parser=_whole("--provisioned-concurrency", 0),
+            metavar="N",
+            help="Lambda environments kept warm around the clock.",
+        ),
     ] = 0,
     instance_type: Annotated[
         str, typer.Option(help="EC2 instance type of the container options.")
@@ -343,7 +386,8 @@ def cost(
 
     Prints each option's breakdown, where containers become cheaper than
     Lambda (break-even), a chart from 100k to 1B requests per month, and every
-    assumption. The article's check, and a worker's:
+    assumption. A small function on x86_64 (the figures Lambda-versus-EC2
+    comparisons usually quote), and a worker:
 
     \b
         scaffold cost --avg-duration-ms 200 --memory-mb 128 --architecture x86_64

@@ -17,10 +17,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from infra_scaffold.errors import AnswerError, ConfigError, MissingAnswerError
+from infra_scaffold.errors import AnswerError, ConfigError, MissingAnswerError, raise_problems
+from infra_scaffold.numbers import parse_whole
 
 __all__ = [
     "COMPUTED_ANSWERS",
+    "PROJECT_IDENTITY",
     "Contract",
     "Question",
     "bundled_template",
@@ -31,7 +33,13 @@ __all__ = [
 
 #: Answers the CLI fills in itself; users cannot pass them.
 COMPUTED_ANSWERS = frozenset({"decision_record", "decision_history"})
+#: Answers that name one project: not taken from another project's answers file.
+PROJECT_IDENTITY = frozenset({"project_name"})
+#: Keys only copier's answers files hold (they record the template's source).
+_ANSWERS_FILE_KEYS = frozenset({"_src_path", "_commit"})
 
+#: A question without an answer or a default, that nothing requires.
+_UNANSWERED = object()
 _TABLE_DEFAULT = re.compile(r"^\{\{\s*workload_defaults\[workload\]\.(\w+)\s*\}\}$")
 _TRUE = frozenset({"y", "yes", "t", "true", "on", "1"})
 _FALSE = frozenset({"n", "no", "f", "false", "off", "0"})
@@ -128,10 +136,24 @@ class Contract:
         """Raise AnswerError if ``value`` breaks a rule of ``answer_limits``."""
         limits = self.table("answer_limits").get(question.name)
         if limits:
-            rule = _limit_violation(value, limits)
+            rule = _limit_violation(value, limits) or self._table_violation(value, limits)
             if rule:
                 raise AnswerError(question.name, rule)
         _check_cross_rules(self, question.name, value, answers)
+
+    def _table_violation(self, value: Any, limits: Mapping[str, Any]) -> str | None:
+        """The rule of an answer that must be a key of a data table, with a guess."""
+        if "table" not in limits:
+            return None
+        known: Mapping[str, Any] = self.table(limits["table"])
+        if value in known:
+            return None
+        import difflib  # noqa: PLC0415 - only for a wrong answer
+
+        text = str(value)
+        close = difflib.get_close_matches(text.lower(), [str(k) for k in known], n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        return f"{limits['table_rule']}{hint}"
 
     def resolve(
         self,
@@ -147,34 +169,80 @@ class Contract:
         a question without a default that is not given is an error when it is
         ``required`` and left out otherwise. With ``respect_when``, questions
         that do not apply are left out, as copier leaves them out.
+
+        Raises AnswerError, or AnswerProblems naming every wrong answer at once.
         """
-        computed = sorted(set(given) & COMPUTED_ANSWERS)
-        if computed:
-            raise AnswerError(computed[0], "is filled in by scaffold; it cannot be given")
-        unknown = sorted(set(given) - set(self.keys))
-        if unknown:
-            raise AnswerError(unknown[0], f"unknown key; known keys: {', '.join(self.keys)}")
+        answers, problems = self.collect(
+            given, only=only, required=required, respect_when=respect_when
+        )
+        raise_problems(problems)
+        return answers
+
+    def collect(
+        self,
+        given: Mapping[str, Any],
+        *,
+        only: Iterable[str] | None = None,
+        required: Iterable[str] = (),
+        respect_when: bool = True,
+    ) -> tuple[dict[str, Any], list[AnswerError]]:
+        """:meth:`resolve` without raising: the answers that are right, and every problem.
+
+        Once an answer is wrong or missing, a later question that depends on it
+        (its default, ``when`` or ``ask`` cannot be worked out) ends the check:
+        its problem is the earlier one.
+        """
+        problems: list[AnswerError] = [
+            AnswerError(key, "is filled in by scaffold; it cannot be given")
+            for key in sorted(set(given) & COMPUTED_ANSWERS)
+        ]
+        problems += [
+            AnswerError(key, f"unknown key; known keys: {', '.join(self.keys)}")
+            for key in sorted(set(given) - set(self.keys) - COMPUTED_ANSWERS)
+        ]
         wanted = set(only) if only is not None else None
         needed = set(required)
         answers: dict[str, Any] = {}
         for question in self.questions:
-            if question.name in COMPUTED_ANSWERS:
+            name = question.name
+            if name in COMPUTED_ANSWERS:
                 continue
-            if wanted is not None and question.name not in wanted and question.name not in needed:
+            if wanted is not None and name not in wanted and name not in needed:
                 continue
-            if respect_when and not self.applies(question, answers):
+            try:
+                if respect_when and not self.applies(question, answers):
+                    continue
+                value = self._value(question, given, answers, required=name in needed)
+            except AnswerError as problem:
+                problems.append(problem)
                 continue
-            if question.name in given:
-                value = cast_answer(question, given[question.name])
-            elif question.default is not None:
-                value = self.default(question, answers)
-            elif question.name in needed:
-                raise MissingAnswerError(question.name)
-            else:
-                continue
-            self.check(question, value, answers)
-            answers[question.name] = value
-        return answers
+            except (KeyError, ConfigError):
+                if problems:
+                    break
+                raise
+            if value is not _UNANSWERED:
+                answers[name] = value
+        return answers, problems
+
+    def _value(
+        self,
+        question: Question,
+        given: Mapping[str, Any],
+        answers: Mapping[str, Any],
+        *,
+        required: bool,
+    ) -> Any:
+        """The checked answer to ``question``: given, else its default (or _UNANSWERED)."""
+        if question.name in given:
+            value = cast_answer(question, given[question.name])
+        elif question.default is not None:
+            value = self.default(question, answers)
+        elif required:
+            raise MissingAnswerError(question.name)
+        else:
+            return _UNANSWERED
+        self.check(question, value, answers)
+        return value
 
 
 def cast_answer(question: Question, raw: Any) -> Any:
@@ -208,14 +276,10 @@ def _to_bool(name: str, raw: Any) -> bool:
 
 
 def _to_int(name: str, raw: Any) -> int:
-    if isinstance(raw, bool):
-        raise AnswerError(name, "must be an integer")
-    if isinstance(raw, int):
-        return raw
-    text = str(raw).strip().replace("_", "")
-    if not re.fullmatch(r"[+-]?\d+", text):
-        raise AnswerError(name, "must be an integer")
-    return int(text)
+    try:
+        return parse_whole(raw)
+    except ValueError as error:
+        raise AnswerError(name, str(error)) from None
 
 
 def _limit_violation(value: Any, limits: Mapping[str, Any]) -> str | None:
@@ -307,7 +371,12 @@ def parse_data_options(items: Iterable[str]) -> dict[str, str]:
 
 
 def parse_data_file(path: Path) -> dict[str, Any]:
-    """Read a YAML mapping of answers (``--data-file``)."""
+    """Read a YAML mapping of answers (``--data-file``).
+
+    From a project's answers file (it records ``_src_path``/``_commit``) the
+    answers that name that project (:data:`PROJECT_IDENTITY`) are left out:
+    give them with ``--data`` (or ``scaffold new DEST``) to set them.
+    """
     import yaml  # noqa: PLC0415 - only needed when a data file is given
 
     try:
@@ -327,11 +396,16 @@ def parse_data_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"--data-file {path}: expected a mapping of KEY: VALUE")
     # An answers file also carries copier's own keys (_src_path, _commit) and
-    # the answers scaffold computes itself: they are not inputs.
+    # the answers scaffold computes itself: they are not inputs. Nor is its
+    # project_name: it names the other project, and reusing it would give the
+    # new one the same AWS resource names.
+    answers_file = any(str(k) in _ANSWERS_FILE_KEYS for k in data)
     return {
         str(k): v
         for k, v in data.items()
-        if not str(k).startswith("_") and str(k) not in COMPUTED_ANSWERS
+        if not str(k).startswith("_")
+        and str(k) not in COMPUTED_ANSWERS
+        and not (answers_file and str(k) in PROJECT_IDENTITY)
     }
 
 

@@ -313,7 +313,7 @@ def _ec2_single(inputs: CostInputs) -> OptionCost:
     hourly = price(f"ec2.{inputs.instance_type}")
     return OptionCost(
         "ec2-single",
-        f"1 bare {inputs.instance_type}, not highly available (the article's)",
+        f"one bare {inputs.instance_type}, not highly available",
         (("instance", hourly * HOURS_PER_MONTH),),
     )
 
@@ -324,7 +324,7 @@ def _ec2_asg(inputs: CostInputs) -> OptionCost:
     parts.extend(_edge(inputs))
     return OptionCost(
         "ec2-asg",
-        f"{ASG_INSTANCES}x {inputs.instance_type}{_front(inputs)} (generated)",
+        f"{ASG_INSTANCES}x {inputs.instance_type}{_front(inputs)}: the project we generate",
         tuple(parts),
     )
 
@@ -338,7 +338,7 @@ def _fargate(inputs: CostInputs) -> OptionCost:
     return OptionCost(
         "fargate",
         f"{FARGATE_TASKS}x Fargate {vcpu:g} vCPU/{memory_gb:g} GB {arch}"
-        f"{_front(inputs)} (reference)",
+        f"{_front(inputs)}, for comparison",
         tuple(parts),
     )
 

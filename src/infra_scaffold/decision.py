@@ -168,7 +168,8 @@ class Recommendation:
     reasons: tuple[str, ...]
     """Why this compute, cost comparison included."""
     mitigations: tuple[str, ...]
-    """Cold-start mitigations that apply (Lambda only)."""
+    """Cold-start mitigations that apply (Lambda only, where a caller waits:
+    ``http_api`` and ``webhook``)."""
     costs: CostReport
     """The monthly cost of every option for this profile."""
 
@@ -232,7 +233,10 @@ def recommend(profile: WorkloadProfile) -> Recommendation:
             "sized for the peaks."
         ]
     reasons.extend(_cost_reasons(costs))
-    mitigations = _mitigations(profile, costs) if compute == "lambda" else ()
+    # Cold starts matter where a caller waits for the answer; an event or a
+    # scheduled run does not notice 200 ms to 2 s more.
+    waits = compute == "lambda" and profile.synchronous
+    mitigations = _mitigations(profile, costs) if waits else ()
     return Recommendation(compute, blockers, tuple(reasons), tuple(mitigations), costs)
 
 

@@ -1,13 +1,17 @@
 """The errors infra-scaffold reports to its users.
 
 Every error a user can cause derives from :class:`ScaffoldError`; the CLI maps
-it to one line on standard error and the error's exit code, never a traceback.
+it to one line on standard error (one line per problem, when several answers
+are wrong at once) and the error's exit code, never a traceback.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "AnswerError",
+    "AnswerProblems",
     "ComputeForbiddenError",
     "ConfigError",
     "MissingAnswerError",
@@ -17,6 +21,7 @@ __all__ = [
     "ScaffoldError",
     "SourceError",
     "UpdateError",
+    "raise_problems",
 ]
 
 
@@ -37,11 +42,31 @@ class AnswerError(ScaffoldError):
         super().__init__(f"{key}: {rule}")
 
 
+class AnswerProblems(ScaffoldError):
+    """Several answers break rules: every one is reported, one line each."""
+
+    exit_code = 2
+
+    def __init__(self, problems: Sequence[AnswerError], advice: str = "") -> None:
+        self.problems = tuple(problems)
+        lines = [str(problem) for problem in self.problems]
+        super().__init__("\n".join([*lines, advice] if advice else lines))
+
+
+def raise_problems(problems: Sequence[AnswerError]) -> None:
+    """Raise nothing, the one problem, or :class:`AnswerProblems` for several."""
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise AnswerProblems(problems)
+
+
 class MissingAnswerError(AnswerError):
     """A required answer is missing and nobody can be asked for it."""
 
-    def __init__(self, key: str, hint: str = "") -> None:
-        super().__init__(key, f"missing; pass --data {key}=VALUE or --data-file FILE{hint}")
+    def __init__(self, key: str, hint: str = "", *, brief: bool = False) -> None:
+        advice = "" if brief else f"; pass --data {key}=VALUE or --data-file FILE{hint}"
+        super().__init__(key, f"missing{advice}")
 
 
 class ComputeForbiddenError(AnswerError):

@@ -1,14 +1,45 @@
-"""Running git: one place for the argv, the time limit and the one-line errors."""
+"""Running git: one place for the argv, the time limit, the settings and the one-line errors.
+
+Every git this tool starts, itself or through copier, runs with the user's
+hooks and commit signing switched off (:data:`OVERRIDES`): a global
+``core.hooksPath`` whose hooks refuse, or ``commit.gpgsign`` with no key at
+hand, must not break a clone of the template, the checkout copier makes of
+it, or the project's initial commit. That commit falls back to
+:data:`FALLBACK_IDENTITY` when git knows nobody.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from infra_scaffold.errors import ScaffoldError
 
-__all__ = ["git", "git_bytes", "identity_configured"]
+__all__ = [
+    "FALLBACK_IDENTITY",
+    "OVERRIDES",
+    "git",
+    "git_bytes",
+    "git_environment",
+    "identity_configured",
+]
+
+#: Settings every git run of this tool uses, whatever the user's configuration says.
+OVERRIDES: Mapping[str, str] = {
+    "core.hooksPath": os.devnull,
+    "commit.gpgsign": "false",
+    "tag.gpgsign": "false",
+}
+#: Who commits when git knows nobody (no user.email, no GIT_AUTHOR_EMAIL).
+FALLBACK_IDENTITY: Mapping[str, str] = {
+    "GIT_AUTHOR_NAME": "infra-scaffold",
+    "GIT_AUTHOR_EMAIL": "infra-scaffold@localhost",
+    "GIT_COMMITTER_NAME": "infra-scaffold",
+    "GIT_COMMITTER_EMAIL": "infra-scaffold@localhost",
+}
 
 
 def git(
@@ -19,7 +50,7 @@ def git(
     check: bool = True,
     stdin: bytes | None = None,
 ) -> str:
-    """Run ``git ARGS`` and return its output as text.
+    """Run ``git ARGS`` (with :data:`OVERRIDES`) and return its output as text.
 
     A missing git, or (with ``check``) a failing command, raises ``error`` with
     git's last line; without ``check`` a failure returns "". ``stdin`` is fed
@@ -42,7 +73,7 @@ def git_bytes(
         done = subprocess.run(  # noqa: S603 - fixed git argv, no shell
             ["git", *args],  # noqa: S607
             cwd=cwd,
-            env=env,
+            env=_with_overrides(os.environ if env is None else env),
             input=stdin,
             capture_output=True,
             check=False,
@@ -64,3 +95,39 @@ def git_bytes(
 def identity_configured() -> bool:
     """Whether git knows who commits (user.email is set)."""
     return bool(git("config", "user.email", check=False).strip())
+
+
+@contextmanager
+def git_environment() -> Iterator[None]:
+    """Apply :data:`OVERRIDES` to the git that copier starts in this block.
+
+    copier runs git through plumbum, whose environment is a copy of
+    ``os.environ`` taken at import: both are changed, and restored on exit.
+    (copier gives its own scratch commits an identity.)
+    """
+    from plumbum import local  # noqa: PLC0415 - copier's process runner, loaded with it
+
+    changes = _with_overrides(os.environ)
+    saved = dict(os.environ)
+    os.environ.update(changes)
+    try:
+        with local.env(**changes):
+            yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _with_overrides(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` plus :data:`OVERRIDES` as per-process settings (``GIT_CONFIG_COUNT``),
+    after any the caller already set, which git reads with command-line priority."""
+    result = dict(env)
+    try:
+        count = int(result.get("GIT_CONFIG_COUNT", "0"))
+    except ValueError:
+        count = 0
+    for offset, (key, value) in enumerate(OVERRIDES.items()):
+        result[f"GIT_CONFIG_KEY_{count + offset}"] = key
+        result[f"GIT_CONFIG_VALUE_{count + offset}"] = value
+    result["GIT_CONFIG_COUNT"] = str(count + len(OVERRIDES))
+    return result

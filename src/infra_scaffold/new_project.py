@@ -11,10 +11,9 @@ import typer
 
 from infra_scaffold.contract import COMPUTED_ANSWERS, load_contract
 from infra_scaffold.decision import Recommendation
-from infra_scaffold.errors import MissingAnswerError
-from infra_scaffold.plan import Plan, first_unanswered, make_plan
-from infra_scaffold.render import Rendered, check_destination, render_project
-from infra_scaffold.report import VERDICT, recommendation_lines, terminal_width
+from infra_scaffold.plan import Plan, check_given, make_plan
+from infra_scaffold.render import ANSWERS_FILE, Rendered, check_destination, render_project
+from infra_scaffold.report import VERDICT, choice_note, summary_lines, terminal_width
 from infra_scaffold.signals import Terminated
 from infra_scaffold.sources import resolve_source
 
@@ -23,13 +22,15 @@ __all__ = ["NEXT_STEPS", "run"]
 #: What to do first in each kind of project (Makefile targets it has).
 NEXT_STEPS = {
     "lambda": [
+        ("make install", "the development tools (README.md lists what else each target needs)"),
         ("make test", "the project's own unit tests"),
-        ("make scan", "cfn-lint, checkov and bandit"),
+        ("make scan", "checkov and bandit"),
         ("make deploy", "sam build, then sam deploy (confirms the change set)"),
     ],
     "container": [
+        ("make install", "the development tools (README.md lists what else each target needs)"),
         ("make test", "the app's own tests"),
-        ("make scan", "hadolint and checkov"),
+        ("make scan", "checkov and bandit"),
         ("make build", "the Docker image"),
         ("make plan", "terraform plan (fill in terraform.tfvars first)"),
     ],
@@ -47,19 +48,21 @@ def run(
 ) -> None:
     """Create one project; exits 130 (Ctrl-C) or 143 (SIGTERM) with nothing written."""
     try:
-        rendered, plan = _run(dest, dict(given), defaults, template, vcs_ref, git)
+        interactive = not defaults and sys.stdin.isatty()
+        rendered, plan = _run(dest, dict(given), interactive, defaults, template, vcs_ref, git)
     except KeyboardInterrupt:
         typer.echo("\nCancelled: nothing was written.", err=True)
         raise typer.Exit(130) from None
     except Terminated:
         typer.echo("\nStopped: nothing was written.", err=True)
         raise typer.Exit(143) from None
-    _report(rendered, plan)
+    _report(rendered, plan, interactive=interactive)
 
 
 def _run(
     dest: Path | None,
     given: dict[str, Any],
+    interactive: bool,
     defaults: bool,
     template: str | None,
     vcs_ref: str | None,
@@ -69,10 +72,10 @@ def _run(
         check_destination(dest)
     source = resolve_source(template, vcs_ref)
     contract = load_contract(source.questions)
-    interactive = not defaults and sys.stdin.isatty()
     if dest is not None and not interactive:
         given.setdefault("project_name", dest.name)
-    contract.resolve(given, only=tuple(given), respect_when=False)  # bad values first
+    # Every wrong value (and, when nobody can be asked, every missing answer) at once.
+    check_given(contract, given, complete=not interactive and not defaults)
     if interactive:
         from infra_scaffold import prompts  # noqa: PLC0415 - questionary only when asking
 
@@ -81,9 +84,6 @@ def _run(
         )
     else:
         answers = given
-        missing = None if defaults else first_unanswered(contract, answers)
-        if missing:
-            raise MissingAnswerError(missing, " (no terminal to ask in), or use --defaults")
     plan = make_plan(contract, answers)
     dest = dest or Path(str(plan.answers["project_name"]))
     check_destination(dest)
@@ -97,7 +97,9 @@ def _run(
 
 
 def _show(recommendation: Recommendation) -> None:
-    typer.echo("\n".join(recommendation_lines(recommendation, terminal_width())))
+    """The recommendation before the compute menu: short, so that its headline
+    is still on an 80x24 screen when the menu appears."""
+    typer.echo("\n".join(["", *summary_lines(recommendation, terminal_width() - 2)]))
 
 
 def _summary(plan: Plan, dest: Path) -> str:
@@ -115,7 +117,7 @@ def _spinner(message: str) -> Any:
     return Console(stderr=True).status(message)
 
 
-def _report(rendered: Rendered, plan: Plan) -> None:
+def _report(rendered: Rendered, plan: Plan, *, interactive: bool) -> None:
     answers = plan.answers
     compute = str(answers["compute"])
     lines = [
@@ -123,10 +125,17 @@ def _report(rendered: Rendered, plan: Plan) -> None:
         f"in {rendered.path}:",
         *(f"  {path}" for path in rendered.files),
     ]
+    if not interactive:  # nobody saw the recommendation yet
+        answers_file = rendered.path / ANSWERS_FILE
+        more = f"Details: scaffold recommend --data-file {answers_file}"
+        lines += ["", *summary_lines(plan.recommendation, terminal_width() - 2, more)]
+    note = choice_note(plan.recommendation, compute)
+    if note:
+        lines += ["", note]
     if rendered.committed:
         lines.append("It is a git repository with one initial commit.")
     lines += ["", "Next steps:", f"  cd {rendered.path}"]
-    lines += [f"  {command:<12} # {what}" for command, what in NEXT_STEPS[compute]]
+    lines += [f"  {command:<13} # {what}" for command, what in NEXT_STEPS[compute]]
     lines += [
         "  docs/adr/0001-compute-platform.md records why this compute was chosen.",
         "  scaffold update pulls in later template releases.",

@@ -8,7 +8,7 @@ of ``decision_history`` (ADR 0001), so rendering needs no further decisions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +20,15 @@ from infra_scaffold.decision import (
     check_compute,
     recommend,
 )
+from infra_scaffold.errors import (
+    AnswerProblems,
+    ConfigError,
+    MissingAnswerError,
+    raise_problems,
+)
 from infra_scaffold.records import HISTORY, first_history
 
-__all__ = ["REQUIRED_KEYS", "Plan", "first_unanswered", "make_plan", "recommend_for"]
+__all__ = ["REQUIRED_KEYS", "Plan", "check_given", "make_plan", "recommend_for", "unanswered"]
 
 #: Answers without a default: a project cannot be made without them.
 REQUIRED_KEYS = ("project_name", "workload")
@@ -39,14 +45,21 @@ class Plan:
 
 
 def recommend_for(contract: Contract, given: Mapping[str, Any]) -> Recommendation:
-    """Resolve the checklist answers in ``given`` (defaults for the rest) and decide."""
+    """Resolve the checklist answers in ``given`` (defaults for the rest) and decide.
+
+    A ``compute`` in ``given`` that a hard blocker rules out is refused with
+    the blocker's sentence (ComputeForbiddenError), wherever it is given.
+    """
     checklist = contract.resolve(
         {k: v for k, v in given.items() if k in PROFILE_KEYS},
         only=PROFILE_KEYS,
         required=("workload",),
         respect_when=False,
     )
-    return recommend(WorkloadProfile.from_answers(checklist))
+    recommendation = recommend(WorkloadProfile.from_answers(checklist))
+    if "compute" in given:
+        check_compute(recommendation, cast_answer(contract.question("compute"), given["compute"]))
+    return recommendation
 
 
 def make_plan(contract: Contract, given: Mapping[str, Any]) -> Plan:
@@ -59,7 +72,6 @@ def make_plan(contract: Contract, given: Mapping[str, Any]) -> Plan:
     compute = recommendation.compute
     if "compute" in given:
         compute = cast_answer(contract.question("compute"), given["compute"])
-    check_compute(recommendation, compute)
     answers = contract.resolve({**given, "compute": compute}, required=REQUIRED_KEYS)
     answers["decision_record"] = recommendation.record()
     if any(q.name == HISTORY for q in contract.questions):  # not in 0.1.0 and 0.2.0
@@ -67,20 +79,49 @@ def make_plan(contract: Contract, given: Mapping[str, Any]) -> Plan:
     return Plan(answers=answers, recommendation=recommendation)
 
 
-def first_unanswered(contract: Contract, given: Mapping[str, Any]) -> str | None:
-    """The first question an interactive run would ask that ``given`` leaves open.
+def check_given(contract: Contract, given: Mapping[str, Any], *, complete: bool) -> None:
+    """Raise every problem of ``given`` at once: each wrong value and, with
+    ``complete``, each answer an interactive run would ask for that is missing.
 
-    Without a terminal nobody can be asked: ``scaffold new`` stops at once and
-    names it (``--defaults`` takes every default instead).
+    Without a terminal nobody can be asked, so ``scaffold new`` names every
+    missing key in one message (``--defaults`` takes every default instead).
+    """
+    valid, problems = contract.collect(given, only=tuple(given), respect_when=False)
+    wrong = {problem.key for problem in problems}
+    missing = unanswered(contract, valid, wrong) if complete else []
+    hint = " (no terminal to ask in), or use --defaults"
+    if missing and not problems and len(missing) == 1:
+        raise MissingAnswerError(missing[0], hint)
+    problems += [MissingAnswerError(key, brief=True) for key in missing]
+    order = {name: index for index, name in enumerate(contract.keys)}
+    problems.sort(key=lambda problem: order.get(problem.key, -1))
+    if missing:
+        advice = f"pass the missing answers with --data KEY=VALUE or --data-file FILE{hint}"
+        raise AnswerProblems(problems, advice)
+    raise_problems(problems)
+
+
+def unanswered(contract: Contract, given: Mapping[str, Any], skip: Iterable[str] = ()) -> list[str]:
+    """The questions an interactive run would ask that ``given`` leaves open, in order.
+
+    ``given`` holds checked, typed answers; ``skip`` names answers given but
+    wrong. The search stops at a question that depends on an answer missing
+    or wrong (it is named already).
     """
     resolved = dict(given)
+    skipped = set(skip)
+    missing: list[str] = []
     for question in contract.questions:
         name = question.name
-        if name in COMPUTED_ANSWERS or name in resolved:
+        if name in COMPUTED_ANSWERS or name in resolved or name in skipped:
             continue
-        if not contract.applies(question, resolved):
-            continue
-        if name in REQUIRED_KEYS or name == "compute" or contract.asks(question, resolved):
-            return name
-        resolved[name] = contract.default(question, resolved)
-    return None
+        try:
+            if not contract.applies(question, resolved):
+                continue
+            if name in REQUIRED_KEYS or name == "compute" or contract.asks(question, resolved):
+                missing.append(name)
+                continue
+            resolved[name] = contract.default(question, resolved)
+        except (KeyError, ConfigError):
+            break
+    return missing

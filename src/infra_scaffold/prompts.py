@@ -1,15 +1,17 @@
 """The interactive checklist: the only module that talks to questionary.
 
 Order: project name → workload → the checklist questions that matter for that
-workload (with its defaults) → the recommendation panel → the compute choice
-(defaulting to the recommendation; a choice a blocker rules out is refused
-with the blocker's sentence) → the remaining options. Answers already given
+workload (with its defaults) → the recommendation summary → the compute menu
+(it repeats the recommendation, marks the recommended choice and defaults to
+it; a choice a blocker rules out is refused with the
+blocker's sentence) → the remaining options. Answers already given
 with ``--data`` are not asked again. Ctrl-C raises KeyboardInterrupt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import questionary
@@ -18,6 +20,7 @@ from infra_scaffold.contract import COMPUTED_ANSWERS, Contract, Question, cast_a
 from infra_scaffold.decision import check_compute
 from infra_scaffold.errors import AnswerError
 from infra_scaffold.plan import recommend_for
+from infra_scaffold.report import headline
 
 __all__ = ["confirm", "interview"]
 
@@ -79,8 +82,21 @@ def _ask_if_missing(
 def _ask_compute(
     contract: Contract, question: Question, answers: dict[str, Any], recommendation: Any
 ) -> Any:
+    """The compute menu: it repeats the recommendation and marks its choice.
+
+    The summary above it already says why, so the menu asks only the question
+    (the help up to its "?"), with the one-line recommendation beside it.
+    """
+    recommended = recommendation.compute
+    labels = tuple(
+        (f"{label} (recommended)" if value == recommended else label, value)
+        for label, value in question.choices
+    )
+    asked = question.help or question.name
+    menu = replace(question, help=asked.split("?")[0] + "?" if "?" in asked else asked)
+    menu = replace(menu, choices=labels)
     while True:
-        choice = _ask(contract, question, answers, recommendation.compute)
+        choice = _ask(contract, menu, answers, recommended, instruction=headline(recommendation))
         try:
             check_compute(recommendation, choice)
         except AnswerError as error:
@@ -90,7 +106,11 @@ def _ask_compute(
 
 
 def _ask(
-    contract: Contract, question: Question, answers: dict[str, Any], default: Any = None
+    contract: Contract,
+    question: Question,
+    answers: dict[str, Any],
+    default: Any = None,
+    instruction: str | None = None,
 ) -> Any:
     if default is None and question.default is not None:
         default = contract.default(question, answers)
@@ -102,7 +122,9 @@ def _ask(
             questionary.Choice(title=label, value=value) for label, value in question.choices
         ]
         start = default if default in question.choice_values else None
-        return questionary.select(message, choices=choices, default=start).unsafe_ask()
+        return questionary.select(
+            message, choices=choices, default=start, instruction=instruction
+        ).unsafe_ask()
 
     def validate(text: str) -> bool | str:
         try:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from infra_scaffold import __version__
 from infra_scaffold.errors import AnswerError, RenderError, ScaffoldError
-from infra_scaffold.git import git, identity_configured
+from infra_scaffold.git import FALLBACK_IDENTITY, git, git_environment, identity_configured
 from infra_scaffold.plan import Plan
 from infra_scaffold.signals import terminate_as_exception
 from infra_scaffold.sources import TemplateSource
@@ -66,6 +66,9 @@ def render_project(plan: Plan, dest: Path, source: TemplateSource, *, git: bool)
             if git:
                 _commit(staging, str(plan.answers["project_name"]))
             files = tuple(sorted(_files(staging)))
+            # mkdtemp makes a private folder (0700); a project folder gets what
+            # the user's umask gives any new folder.
+            staging.chmod(0o777 & ~_umask())
             if dest.is_dir():
                 dest.rmdir()  # empty (checked above); rename cannot replace it everywhere
             staging.rename(dest)
@@ -82,16 +85,17 @@ def _copy(plan: Plan, staging: Path, source: TemplateSource) -> None:
     from copier.errors import CopierError  # noqa: PLC0415
 
     try:
-        run_copy(
-            source.location,
-            staging,
-            data=dict(plan.answers),
-            vcs_ref=source.vcs_ref,
-            defaults=True,
-            overwrite=True,
-            quiet=True,
-            unsafe=False,
-        )
+        with git_environment():  # copier clones git templates
+            run_copy(
+                source.location,
+                staging,
+                data=dict(plan.answers),
+                vcs_ref=source.vcs_ref,
+                defaults=True,
+                overwrite=True,
+                quiet=True,
+                unsafe=False,
+            )
     except ValueError as error:
         raise _answer_error(error) from None
     except CopierError as error:
@@ -135,16 +139,21 @@ def _commit(project: Path, name: str) -> None:
     """Make the project a git repository with one initial commit."""
     env = dict(os.environ)
     if not identity_configured():
-        for role in ("AUTHOR", "COMMITTER"):
-            env.setdefault(f"GIT_{role}_NAME", "infra-scaffold")
-            env.setdefault(f"GIT_{role}_EMAIL", "infra-scaffold@localhost")
+        env = {**FALLBACK_IDENTITY, **env}
     message = f"Scaffold {name} with infra-scaffold {__version__}"
     for args in (
         ["init", "--quiet", "--initial-branch=main"],
         ["add", "--all"],
-        ["-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", message],
+        ["commit", "--quiet", "--no-verify", "-m", message],
     ):
         git(*args, cwd=project, env=env, error=RenderError)
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it; put straight back)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def _files(root: Path) -> Iterator[Path]:

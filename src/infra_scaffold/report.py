@@ -15,7 +15,15 @@ from infra_scaffold.chart import Series, render_chart
 from infra_scaffold.cost import CostReport, price_option
 from infra_scaffold.decision import Recommendation
 
-__all__ = ["cost_lines", "cost_table_lines", "recommendation_lines", "terminal_width"]
+__all__ = [
+    "choice_note",
+    "cost_lines",
+    "cost_table_lines",
+    "headline",
+    "recommendation_lines",
+    "summary_lines",
+    "terminal_width",
+]
 
 VERDICT = {"lambda": "AWS Lambda", "container": "Containers (EC2 Auto Scaling group)"}
 _MARKS = {"lambda": "L", "ec2-single": "S", "ec2-asg": "A", "fargate": "F"}
@@ -49,6 +57,38 @@ def recommendation_lines(
     body += ["", "Monthly cost for this profile:"]
     body += cost_table_lines(recommendation.costs, inner)
     return _box("Lambda or not?", body)
+
+
+def headline(recommendation: Recommendation) -> str:
+    """The one-line recommendation: ``Recommendation: AWS Lambda``."""
+    return f"Recommendation: {VERDICT[recommendation.compute]}"
+
+
+def summary_lines(recommendation: Recommendation, width: int, more: str = "") -> list[str]:
+    """The recommendation in a few lines, for `scaffold new` (every mode).
+
+    The headline, why (the first blocker, else the first reason), the monthly
+    costs and the break-even (the cost reasons), then ``more`` (where the
+    details are, unwrapped). Short enough to leave the headline on an 80x24 screen when
+    the compute menu appears.
+    """
+    why = [b.message for b in recommendation.blockers[:1]] or list(recommendation.reasons[:1])
+    lines = [headline(recommendation)]
+    lines += _bullets([*why, *recommendation.reasons[1:]], width)
+    if more:  # a command to copy: never wrapped
+        lines.append(f"  {more}")
+    return lines
+
+
+def choice_note(recommendation: Recommendation, compute: str) -> str | None:
+    """A note when the chosen compute goes against the recommendation (else None)."""
+    if compute == recommendation.compute:
+        return None
+    return (
+        f"Note: this project uses {VERDICT.get(compute, compute)} although the checklist "
+        f"recommends {VERDICT[recommendation.compute]}; record why in "
+        "docs/adr/0001-compute-platform.md."
+    )
 
 
 def cost_lines(report: CostReport, width: int) -> list[str]:

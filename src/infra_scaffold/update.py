@@ -29,7 +29,7 @@ from infra_scaffold import records
 from infra_scaffold.contract import COMPUTED_ANSWERS, load_contract
 from infra_scaffold.decision import Recommendation
 from infra_scaffold.errors import AnswerError, NotUpdatableError, UpdateError
-from infra_scaffold.git import git
+from infra_scaffold.git import git, git_environment
 from infra_scaffold.plan import Plan, make_plan
 from infra_scaffold.render import ANSWERS_FILE, record_source
 from infra_scaffold.signals import Terminated, terminate_as_exception
@@ -258,14 +258,14 @@ def _environ(**values: str) -> Iterator[None]:
 def _copier_update(dest: Path, data: Mapping[str, Any], upstream: Upstream) -> None:
     from copier import run_update  # noqa: PLC0415 - the one place copier updates
     from copier.errors import CopierError  # noqa: PLC0415
-    from plumbum import local  # noqa: PLC0415 - copier runs git through plumbum
 
-    # plumbum copies the environment when imported: a change to os.environ after
-    # that never reaches the git copier runs, so the redirect goes through
-    # plumbum. copier reads COPIER_CACHE_DIR from os.environ itself.
+    # The redirect to the upstream repository, and a throwaway cache for
+    # copier's mirror of it, in this process's environment; git_environment()
+    # adds the overrides that keep the user's hooks and signing out, and hands
+    # all of it to plumbum, whose copy of the environment copier's git uses.
     cache = upstream.repository.parent / "copier-cache"
     try:
-        with local.env(**upstream.git_env()), _environ(COPIER_CACHE_DIR=str(cache)):
+        with _environ(**upstream.git_env(), COPIER_CACHE_DIR=str(cache)), git_environment():
             run_update(
                 dest,
                 data=dict(data),
