@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import GIT_IDENTITY
-from support.render import REPO
+from support.render import REPO, template_trees
 
 
 def hostile_git(home: Path) -> dict[str, str]:
@@ -97,7 +97,8 @@ def test_new_and_update_work_without_identity_under_a_hostile_git_config(tmp_pat
     ]
     assert _git("status", "--porcelain", cwd=project) == ""
 
-    (template / "template" / "NOTICE.md").write_text("A new release.\n")
+    for tree in template_trees(template):
+        (tree / "NOTICE.md").write_text("A new release.\n")
     _git("add", "--all", cwd=template)
     _git("commit", "--quiet", "-m", "next", cwd=template)
     _git("tag", "v1.1.0", cwd=template)

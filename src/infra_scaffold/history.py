@@ -10,7 +10,11 @@ Storage, under ``_history/`` next to this module (in the wheel and the sdist):
 
 - ``releases/<version>``: one line per file of that release's ``copier.yml``
   and ``template/``: ``<git mode> <sha256 of the content> <path>``, by path;
-- ``objects/<sha256>``: each distinct file content, once.
+- ``objects/<sha256>.gz``: each distinct file content, once, gzip-compressed
+  (with no timestamp, so the same content always gives the same bytes).
+  Compressed also so that git never takes one for a copy of a template file:
+  its rename detection would otherwise carry a branch's edits of a template
+  file into the history when the branch is merged (seen while merging).
 
 A release adds its manifest and only the contents no earlier release had, so
 the history grows by what a release changed, and stays plain files whose
@@ -30,6 +34,7 @@ Nothing here imports copier.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import itertools
@@ -60,6 +65,7 @@ __all__ = [
 HISTORY_ENV = "SCAFFOLD_HISTORY"
 
 _EXECUTABLE, _REGULAR = "100755", "100644"
+_SUFFIX = ".gz"
 # Fixed, so that the same releases always make the same commits.
 _IDENTITY = b"infra-scaffold <releases@infra-scaffold.invalid> 0 +0000"
 
@@ -97,7 +103,7 @@ def release_files(version: str, root: Path | None = None) -> Iterator[TemplateFi
     """
     root = root or history_root()
     for mode, sha, path in _manifest(root, version):
-        yield path, mode == _EXECUTABLE, (root / "objects" / sha).read_bytes()
+        yield path, mode == _EXECUTABLE, _read_object(root, sha)
 
 
 def release_file(version: str, path: str, root: Path | None = None) -> bytes:
@@ -105,7 +111,7 @@ def release_file(version: str, path: str, root: Path | None = None) -> bytes:
     root = root or history_root()
     for _, sha, name in _manifest(root, version):
         if name == path:
-            return (root / "objects" / sha).read_bytes()
+            return _read_object(root, sha)
     raise MissingReleaseError(f"release {version_of(version)} has no {path}")
 
 
@@ -153,9 +159,9 @@ def add_release(root: Path, version: str, files: Iterable[TemplateFile]) -> None
     lines = []
     for path, executable, content in sorted(files):
         sha = hashlib.sha256(content).hexdigest()
-        stored = objects / sha
+        stored = _object_path(root, sha)
         if not stored.exists():
-            stored.write_bytes(content)
+            stored.write_bytes(gzip.compress(content, compresslevel=9, mtime=0))
         lines.append(f"{_EXECUTABLE if executable else _REGULAR} {sha} {path}\n")
     (root / "releases").mkdir(parents=True, exist_ok=True)
     (root / "releases" / version_of(version)).write_text("".join(lines), encoding="utf-8")
@@ -166,10 +172,18 @@ def prune(root: Path) -> list[str]:
     used = {sha for version in releases(root) for _, sha, _ in _manifest(root, version)}
     removed = []
     for stored in sorted((root / "objects").iterdir()):
-        if stored.name not in used:
+        if stored.name.removesuffix(_SUFFIX) not in used:
             stored.unlink()
             removed.append(stored.name)
     return removed
+
+
+def _object_path(root: Path, sha: str) -> Path:
+    return root / "objects" / f"{sha}{_SUFFIX}"
+
+
+def _read_object(root: Path, sha: str) -> bytes:
+    return gzip.decompress(_object_path(root, sha).read_bytes())
 
 
 def _manifest(root: Path, version: str) -> Iterator[tuple[str, str, str]]:
@@ -214,7 +228,7 @@ def _fast_import(
         for _, sha, _ in files:
             if sha not in marks:
                 marks[sha] = next(counter)
-                content = (root / "objects" / sha).read_bytes()
+                content = _read_object(root, sha)
                 stream.write(b"blob\nmark :%d\ndata %d\n%s\n" % (marks[sha], len(content), content))
         commit = next(counter)
         message = f"infra-scaffold template {version}\n".encode()
