@@ -106,8 +106,12 @@ def test_steady_traffic_above_the_break_even_moves_to_containers():
     steady = profile(traffic_pattern="steady", workload="http_api", max_duration_seconds=10)
     below = recommend(dataclasses.replace(steady, requests_per_month=1_000_000))
     even = below.costs.break_even_requests_per_month["ec2-asg"]
-    above = recommend(dataclasses.replace(steady, requests_per_month=even + 1_000_000))
+    # The fleet grows one instance at a time, so just past the break-even a new
+    # instance can tip the balance back for a while; at twice the volume it cannot.
+    at = recommend(dataclasses.replace(steady, requests_per_month=even))
+    above = recommend(dataclasses.replace(steady, requests_per_month=2 * even))
     assert below.compute == "lambda"
+    assert at.compute == "container"
     assert above.compute == "container"
     assert any("below the break-even" in reason for reason in below.reasons)
     assert any("above the break-even" in reason for reason in above.reasons)

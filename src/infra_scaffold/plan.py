@@ -1,8 +1,9 @@
 """From given answers to a complete, checked set of answers and its recommendation.
 
 Collect (prompts or ``--data``) → :func:`make_plan` → render. The plan holds
-every answer copier records, ``compute`` defaulting to the recommendation and
-``decision_record`` filled in, so rendering needs no further decisions.
+every answer copier records, ``compute`` defaulting to the recommendation,
+``instance_type`` to the capacity plan's, and ``decision_record`` and
+``capacity_plan`` filled in, so rendering needs no further decisions.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from infra_scaffold.decision import (
     check_compute,
     recommend,
 )
+from infra_scaffold.errors import AnswerError
 
 __all__ = ["REQUIRED_KEYS", "Plan", "first_unanswered", "make_plan", "recommend_for"]
 
@@ -31,16 +33,21 @@ class Plan:
     """Everything needed to render one project."""
 
     answers: Mapping[str, Any]
-    """Every answer to record, ``decision_record`` included."""
+    """Every answer to record, ``decision_record`` and ``capacity_plan`` included."""
     recommendation: Recommendation
     """What the checklist recommends (``answers['compute']`` may differ if allowed)."""
 
 
 def recommend_for(contract: Contract, given: Mapping[str, Any]) -> Recommendation:
-    """Resolve the checklist answers in ``given`` (defaults for the rest) and decide."""
+    """Resolve the checklist answers in ``given`` (defaults for the rest) and decide.
+
+    An ``instance_type`` not given is left to the capacity plan (the cheapest
+    fleet that serves the peak).
+    """
+    keys = tuple(k for k in PROFILE_KEYS if k != "instance_type" or k in given)
     checklist = contract.resolve(
-        {k: v for k, v in given.items() if k in PROFILE_KEYS},
-        only=PROFILE_KEYS,
+        {k: v for k, v in given.items() if k in keys},
+        only=keys,
         required=("workload",),
         respect_when=False,
     )
@@ -52,14 +59,21 @@ def make_plan(contract: Contract, given: Mapping[str, Any]) -> Plan:
 
     ``compute`` defaults to the recommendation; an explicit ``compute`` that a
     hard blocker rules out is refused with the blocker's sentence.
+    ``instance_type`` defaults to the capacity plan's.
     """
     recommendation = recommend_for(contract, given)
+    capacity = recommendation.capacity
+    if capacity is None:  # the validators refuse such answers first; a fork may not
+        reason = recommendation.costs.option("ec2-asg").unavailable_reason
+        raise AnswerError("instance_type", reason or "no instance type holds one request")
     compute = recommendation.compute
     if "compute" in given:
         compute = cast_answer(contract.question("compute"), given["compute"])
     check_compute(recommendation, compute)
-    answers = contract.resolve({**given, "compute": compute}, required=REQUIRED_KEYS)
+    planned = {"compute": compute, "instance_type": capacity.instances.size}
+    answers = contract.resolve({**planned, **given, "compute": compute}, required=REQUIRED_KEYS)
     answers["decision_record"] = recommendation.record()
+    answers["capacity_plan"] = capacity.record()
     return Plan(answers=answers, recommendation=recommendation)
 
 
