@@ -235,3 +235,83 @@ def test_generated_projects_check_for_template_releases(tmp_path):
         steps = workflow["jobs"]["check-update"]["steps"]
         assert any("copier check-update" in step.get("run", "") for step in steps)
         assert "schedule" in workflow[True]  # YAML 1.1 reads the key `on` as True
+
+
+def test_the_capacity_plan_is_recorded_and_copier_update_renders_it_again(
+    scaffold, tmp_path, template_repo
+):
+    from copier import run_update
+
+    project = new_project(
+        scaffold, tmp_path, "busy-api", template_repo, "workload=http_api", "compute=container",
+        "traffic_pattern=steady", "requests_per_month=300000000",
+    )  # fmt: skip
+    before = answers(project)["capacity_plan"]
+    assert before["sized"] is True
+    assert before["instances"]["count"] > 2
+
+    run_update(str(project), defaults=True, overwrite=True, quiet=True, unsafe=False)
+
+    assert answers(project)["_commit"] == NEW
+    assert answers(project)["capacity_plan"] == before  # from the recorded answers only
+
+
+def test_scaffold_update_sizes_the_plan_for_the_new_answers(scaffold, tmp_path, template_repo):
+    from infra_scaffold.contract import load_contract
+    from infra_scaffold.plan import make_plan
+
+    project = new_project(scaffold, tmp_path, "growing-worker", template_repo, "workload=worker")
+    small = answers(project)["capacity_plan"]
+
+    result = scaffold("update", str(project), "--data", "requests_per_month=3000000")
+
+    assert result.returncode == 0, result.stderr
+    recorded = answers(project)
+    given = {k: v for k, v in recorded.items() if not k.startswith("_")}
+    given = {k: v for k, v in given.items() if k not in ("decision_record", "capacity_plan")}
+    expected = make_plan(load_contract(template_repo), given).answers
+    assert recorded["capacity_plan"] == expected["capacity_plan"]
+    assert recorded["capacity_plan"]["instances"]["count"] > small["instances"]["count"]
+    assert recorded["decision_record"] == expected["decision_record"]
+
+
+def test_a_project_without_a_sized_plan_gets_one_from_scaffold_update(
+    scaffold, tmp_path, template_repo
+):
+    project = new_project(scaffold, tmp_path, "older-job", template_repo, "workload=scheduled_job")
+    path = project / ".copier-answers.yml"
+    lines = path.read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("capacity_plan:"))
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" "))
+    path.write_text("".join(lines[:start] + lines[end:]))  # as a project made before plans
+    commit_all(project, "an answers file from before capacity plans")
+
+    result = scaffold("update", str(project))
+
+    assert result.returncode == 0, result.stderr
+    plan = answers(project)["capacity_plan"]
+    assert plan["sized"] is True
+    assert plan["schedule_expression"] == "rate(1 hour)"  # 730 runs a month
+
+
+def test_an_instance_type_the_new_answers_outgrow_is_refused_with_the_plan_s_choice(
+    scaffold, tmp_path, template_repo
+):
+    from infra_scaffold.contract import load_contract
+    from infra_scaffold.plan import make_plan
+
+    project = new_project(
+        scaffold, tmp_path, "small-jobs", template_repo, "workload=worker", "memory_mb=1024"
+    )
+    recorded = answers(project)["instance_type"]
+    given = {"project_name": "small-jobs", "workload": "worker", "memory_mb": 8192}
+    choice = make_plan(load_contract(template_repo), given).answers["instance_type"]
+
+    result = scaffold("update", str(project), "--data", "memory_mb=8192")
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert f"instance_type: {recorded} cannot hold one request (8192 MB" in result.stderr
+    assert f"--data instance_type={choice} (the plan's choice)" in result.stderr
+    assert git("status", "--porcelain", cwd=project) == ""
+

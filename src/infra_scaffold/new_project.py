@@ -9,12 +9,17 @@ from typing import Any
 
 import typer
 
-from infra_scaffold.contract import load_contract
+from infra_scaffold.contract import COMPUTED_ANSWERS, load_contract
 from infra_scaffold.decision import Recommendation
 from infra_scaffold.errors import MissingAnswerError
 from infra_scaffold.plan import Plan, first_unanswered, make_plan
 from infra_scaffold.render import Rendered, check_destination, render_project
-from infra_scaffold.report import VERDICT, recommendation_lines, terminal_width
+from infra_scaffold.report import (
+    VERDICT,
+    cost_table_lines,
+    recommendation_lines,
+    terminal_width,
+)
 from infra_scaffold.signals import Terminated
 from infra_scaffold.sources import resolve_source
 
@@ -73,12 +78,15 @@ def _run(
     if dest is not None and not interactive:
         given.setdefault("project_name", dest.name)
     contract.resolve(given, only=tuple(given), respect_when=False)  # bad values first
+    shown: list[Recommendation] = []
     if interactive:
         from infra_scaffold import prompts  # noqa: PLC0415 - questionary only when asking
 
-        answers = prompts.interview(
-            contract, given, _show, default_name=dest.name if dest else None
-        )
+        def show(recommendation: Recommendation) -> None:
+            shown.append(recommendation)
+            _show(recommendation)
+
+        answers = prompts.interview(contract, given, show, default_name=dest.name if dest else None)
     else:
         answers = given
         missing = None if defaults else first_unanswered(contract, answers)
@@ -88,6 +96,12 @@ def _run(
     dest = dest or Path(str(plan.answers["project_name"]))
     check_destination(dest)
     if interactive:
+        if shown and _prices(shown[-1]) != _prices(plan.recommendation):
+            # A later answer (the instance type) changed what the panel showed.
+            width = terminal_width()
+            lines = ["", "Monthly cost with the answers as given:"]
+            lines += cost_table_lines(plan.recommendation.costs, width)
+            typer.echo("\n".join(lines))
         typer.echo(_summary(plan, dest))
         if not prompts.confirm(f"Create {dest}?"):
             raise KeyboardInterrupt
@@ -100,8 +114,12 @@ def _show(recommendation: Recommendation) -> None:
     typer.echo("\n".join(recommendation_lines(recommendation, terminal_width())))
 
 
+def _prices(recommendation: Recommendation) -> list[tuple[str, float, str]]:
+    return [(o.id, o.monthly_usd, o.label) for o in recommendation.costs.options]
+
+
 def _summary(plan: Plan, dest: Path) -> str:
-    answers = {k: v for k, v in plan.answers.items() if k != "decision_record"}
+    answers = {k: v for k, v in plan.answers.items() if k not in COMPUTED_ANSWERS}
     width = max(len(k) for k in answers)
     lines = ["", "Summary:"]
     lines += [f"  {key:<{width}}  {value}" for key, value in answers.items()]

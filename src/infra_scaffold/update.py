@@ -55,8 +55,12 @@ def run(dest: Path, given: Mapping[str, Any], vcs_ref: str | None) -> None:
     plan = _plan(recorded, given, vcs_ref)
     head = _git(dest, "rev-parse", "HEAD").strip()
     data = {key: plan.answers[key] for key in given if key in plan.answers}
-    if data:  # the record follows the answers it was made from
+    if data:  # the records follow the answers they were made from
         data["decision_record"] = plan.answers["decision_record"]
+    if data or not (recorded.get("capacity_plan") or {}).get("sized"):
+        # Made before capacity plans, or by plain copier: size it now.
+        data["capacity_plan"] = plan.answers["capacity_plan"]
+        data.setdefault("decision_record", plan.answers["decision_record"])
     try:
         with terminate_as_exception():
             _copier_update(dest, data, vcs_ref)
@@ -137,7 +141,20 @@ def _plan(recorded: Mapping[str, Any], given: Mapping[str, Any], vcs_ref: str | 
     }
     known = set(contract.keys)
     current = {k: v for k, v in current.items() if k in known}  # dropped by the new release
-    return make_plan(contract, {**current, **given})
+    try:
+        return make_plan(contract, {**current, **given})
+    except AnswerError as error:
+        if error.key != "instance_type" or "instance_type" in given:
+            raise
+        # The recorded type no longer holds one request (new answers, or rules
+        # the project predates): name the type the plan would choose.
+        others = {k: v for k, v in {**current, **given}.items() if k != "instance_type"}
+        choice = make_plan(contract, others).answers.get("instance_type")
+        raise AnswerError(
+            "instance_type",
+            f"{error.rule}; pass --data instance_type={choice} (the plan's choice) or another "
+            "that holds one request",
+        ) from None
 
 
 def _copier_update(dest: Path, data: Mapping[str, Any], vcs_ref: str | None) -> None:
