@@ -191,13 +191,23 @@ def test_the_default_instance_type_is_the_cheapest_that_fits_one_request(memory_
     assert chosen.count == 2
 
 
-def test_at_volume_the_cheapest_fleet_may_use_larger_instances():
-    demand = Demand(2_000_000_000, 300, 3000, vcpus_per_request=1.0)
+@pytest.mark.parametrize("requests", [2_000_000_000, 20_000_000_000])
+def test_at_volume_the_cheapest_fleet_that_stays_a_group_wins(requests):
+    demand = Demand(requests, 300, 3000, vcpus_per_request=1.0)
     fleet = instance_fleet(demand)
-    for row in CATALOGUE:
-        if not row.gpu and capacity.misfit(row, demand) is None:
-            other = instance_fleet(demand, row.name)
-            assert fleet.usd_per_month <= other.usd_per_month
+    ceiling = capacity.fact("capacity.max_size_ceiling")
+    others = [
+        instance_fleet(demand, row.name)
+        for row in CATALOGUE
+        if not row.gpu and capacity.misfit(row, demand) is None
+    ]
+    within = [other for other in others if capacity.max_size(other.count) <= ceiling]
+    if within:
+        assert capacity.max_size(fleet.count) <= ceiling
+        assert fleet.usd_per_month == min(other.usd_per_month for other in within)
+    else:  # nothing stays under the ceiling: the fewest instances
+        assert fleet.count == min(other.count for other in others)
+    assert fleet.size != CATALOGUE[0].name  # not hundreds of the smallest
 
 
 def test_a_type_that_cannot_hold_one_request_is_refused_with_the_reason():

@@ -314,4 +314,3 @@ def test_an_instance_type_the_new_answers_outgrow_is_refused_with_the_plan_s_cho
     assert f"instance_type: {recorded} cannot hold one request (8192 MB" in result.stderr
     assert f"--data instance_type={choice} (the plan's choice)" in result.stderr
     assert git("status", "--porcelain", cwd=project) == ""
-

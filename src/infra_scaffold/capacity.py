@@ -44,6 +44,7 @@ __all__ = [
     "instance_fleet",
     "instance_type",
     "lambda_limits",
+    "max_size",
     "misfit",
     "nothing_fits",
     "plan_project",
@@ -144,6 +145,8 @@ FACTS: Final[tuple[Fact, ...]] = (
     Fact("capacity.limit_headroom", 2, "times the planned peak that limits allow (max_size, "
          "reserved concurrency, throttling)", _ASSUMPTION),
     Fact("capacity.max_size_floor", 4, "instances max_size allows at least", _ASSUMPTION),
+    Fact("capacity.max_size_ceiling", 100, "instances a chosen type's max_size may reach (the "
+         "generated group's limit); past it, larger types", _ASSUMPTION),
     Fact("traffic.peak_to_average.steady", 1.5, "peak over average rate, steady traffic",
          _OVERRIDABLE),
     Fact("traffic.peak_to_average.spiky", 10, "peak over average rate, spiky traffic",
@@ -524,7 +527,19 @@ def instance_fleet(demand: Demand, name: str | None = None, *, minimum: int | No
     if not candidates:
         raise NoFit(nothing_fits(demand) or "no instance type fits")
     fleets = [_instance_fleet(row, demand, minimum) for row in candidates]
-    return min(fleets, key=lambda f: (f.usd_per_month, f.count))
+    # Hundreds of the smallest instances may cost a little less, but a group
+    # past its max_size ceiling is not one to run: prefer fleets within it.
+    ceiling = fact("capacity.max_size_ceiling")
+    within = [fleet for fleet in fleets if max_size(fleet.count) <= ceiling]
+    if not within:
+        return min(fleets, key=lambda f: (f.count, f.usd_per_month))
+    return min(within, key=lambda f: (f.usd_per_month, f.count))
+
+
+def max_size(count: int) -> int:
+    """A group's max_size for ``count`` planned instances: room above the plan."""
+    headroom = fact("capacity.limit_headroom")
+    return max(int(fact("capacity.max_size_floor")), math.ceil(count * headroom))
 
 
 def _instance_fleet(row: InstanceType, demand: Demand, minimum: int) -> Fleet:
@@ -760,12 +775,6 @@ class CapacityPlan:
     notes: tuple[str, ...] = ()
     """Sentences a reader of the plan should know (quotas, limits reached)."""
 
-    @property
-    def max_size(self) -> int:
-        """The group's max_size: room above the planned count."""
-        headroom = fact("capacity.limit_headroom")
-        return max(int(fact("capacity.max_size_floor")), math.ceil(self.instances.count * headroom))
-
     def record(self) -> dict[str, Any]:
         """The ``capacity_plan`` answer a project records (shape in docs/template-authoring.md)."""
         demand, fleet = self.demand, self.instances
@@ -788,7 +797,7 @@ class CapacityPlan:
                 "concurrency_each": fleet.concurrency_each,
                 "count": fleet.count,
                 "min_size": fleet.minimum,
-                "max_size": self.max_size,
+                "max_size": max_size(fleet.count),
             },
             "fargate": None
             if fargate is None
@@ -827,7 +836,7 @@ def plan_project(
 ) -> CapacityPlan:
     """Every limit of a project that serves ``demand`` with ``instances``."""
     limits = lambda_limits(demand, provisioned_concurrency)
-    notes = list(_notes(demand, limits))
+    notes = list(_notes(demand, limits, instances))
     return CapacityPlan(
         demand=demand,
         instances=instances,
@@ -840,7 +849,7 @@ def plan_project(
     )
 
 
-def _notes(demand: Demand, limits: LambdaLimits) -> Iterable[str]:
+def _notes(demand: Demand, limits: LambdaLimits, instances: Fleet) -> Iterable[str]:
     account = int(fact("lambda.account_concurrency"))
     if demand.peak_concurrency > account:
         yield (
@@ -849,6 +858,12 @@ def _notes(demand: Demand, limits: LambdaLimits) -> Iterable[str]:
         )
     if limits.unreserved_reason:
         yield f"Lambda reserves no concurrency: {limits.unreserved_reason}."
+    ceiling = int(fact("capacity.max_size_ceiling"))
+    if max_size(instances.count) > ceiling:
+        yield (
+            f"The group's max_size ({max_size(instances.count)}) passes {ceiling}: a larger "
+            "instance type would need fewer instances."
+        )
     rate = int(fact("apigw.http.account_rate"))
     if demand.peak_rps * fact("capacity.limit_headroom") > rate:
         yield (
