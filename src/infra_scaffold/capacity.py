@@ -69,9 +69,6 @@ _ALB_IDLE = "https://docs.aws.amazon.com/elasticloadbalancing/latest/application
 _TG_DEREGISTRATION = "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-target-group-attributes.html"
 _SQS_VISIBILITY = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html"
 _SCHEDULER = "https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html"
-_FARGATE_SIZES = (
-    "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html"
-)
 _EC2_TYPES = "https://aws.amazon.com/ec2/instance-types/"
 _EC2_PRICES = "https://aws.amazon.com/ec2/pricing/on-demand/"
 _BURSTABLE = (
@@ -283,7 +280,8 @@ CATALOGUE: Final[tuple[InstanceType, ...]] = tuple(
 )
 _BY_NAME: Final[Mapping[str, InstanceType]] = {row.name: row for row in CATALOGUE}
 
-#: Fargate task sizes: CPU units (1,024 = 1 vCPU) and the memory (MiB) each allows.
+#: Fargate task sizes: CPU units (1,024 = 1 vCPU) and the memory (MiB) each allows
+#: Source: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html
 FARGATE_SIZES: Final[tuple[tuple[int, tuple[int, ...]], ...]] = (
     (256, (512, 1024, 2048)),
     (512, tuple(range(1024, 4097, 1024))),
@@ -293,7 +291,6 @@ FARGATE_SIZES: Final[tuple[tuple[int, tuple[int, ...]], ...]] = (
     (8192, tuple(range(16384, 61441, 4096))),
     (16384, tuple(range(32768, 122881, 8192))),
 )
-FARGATE_SOURCE: Final = _FARGATE_SIZES
 
 
 def instance_type(name: str) -> InstanceType:
@@ -347,10 +344,6 @@ class Demand:
             worker=worker,
             gpu=gpu,
         )
-
-    def at(self, requests_per_month: float) -> Demand:
-        """The same demand at another volume."""
-        return replace(self, requests_per_month=requests_per_month)
 
     @property
     def average_rps(self) -> float:
