@@ -13,8 +13,10 @@ import dataclasses
 import math
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.profiles import ALL
 
 from infra_scaffold import capacity
 from infra_scaffold.capacity import (
@@ -32,6 +34,7 @@ from infra_scaffold.capacity import (
 )
 from infra_scaffold.cost import CostInputs, estimate, monthly_at, price_option
 from infra_scaffold.decision import CONTAINER_SHAPES, WORKLOADS, WorkloadProfile, recommend
+from infra_scaffold.plan import make_plan
 
 CONTAINERS = ("ec2-single", "ec2-asg", "fargate")
 
@@ -350,3 +353,23 @@ def test_a_fargate_task_is_one_of_fargate_s_sizes():
     assert fleet.vcpus_each * 0.65 >= 1.5
     with pytest.raises(capacity.NoFit, match="no GPUs"):
         capacity.fargate_fleet(dataclasses.replace(demand, gpu=True), lambda v, g: 1.0)
+
+
+@pytest.mark.parametrize(("workload", "name", "given"), ALL, ids=[f"{w}-{n}" for w, n, _ in ALL])
+def test_the_plan_of_every_profile_survives_the_answers_file(contract, workload, name, given):
+    """What a project records is what it was planned with, read back as copier reads it."""
+    plan = make_plan(contract, {"project_name": "demo-svc", **given})
+    record = plan.answers["capacity_plan"]
+    assert yaml.safe_load(yaml.safe_dump(record)) == record
+    load = record["load"]
+    assert load["peak_requests_per_second"] >= load["average_requests_per_second"]
+    if name == "long" and CONTAINER_SHAPES[workload] in ("service", "inference"):
+        assert record["timeouts"]["alb_idle_timeout_seconds"] >= given["max_duration_seconds"]
+        assert record["timeouts"]["deregistration_delay_seconds"] >= given["max_duration_seconds"]
+    instances = record["instances"]
+    assert instances["count"] * instances["concurrency_each"] >= load["peak_concurrency"] * 0.999
+    if name == "large":
+        lam = record["lambda"]
+        assert lam["reserved_concurrency"] == -1 or lam["reserved_concurrency"] >= math.ceil(
+            load["peak_concurrency"]
+        )
