@@ -432,3 +432,17 @@ def _keys(value):
     if isinstance(value, dict):
         return {k: _keys(v) for k, v in value.items()}
     return None
+
+
+def test_a_fork_that_offers_fewer_instance_types_is_planned_among_its_own(tmp_path):
+    raw = yaml.safe_load((REPO / "copier.yml").read_text())
+    offered = ["c7g.xlarge", "r7g.large", "g6.xlarge"]
+    raw["instance_type"]["choices"] = offered
+    raw["instance_types"]["default"] = {k: raw["instance_types"]["default"][k] for k in offered}
+    (tmp_path / "copier.yml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    fork = load_contract(tmp_path)
+    for workload in ("http_api", "worker", "ml_inference"):
+        plan = make_plan(fork, {"project_name": "demo-svc", "workload": workload,
+                                "compute": "container"})  # fmt: skip
+        assert plan.answers["instance_type"] in offered
+        assert plan.recommendation.costs.option("ec2-asg").fleet.size in offered

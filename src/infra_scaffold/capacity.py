@@ -499,10 +499,17 @@ def _fleet(
     return draft.at(demand.requests_per_month)
 
 
-def instance_fleet(demand: Demand, name: str | None = None, *, minimum: int | None = None) -> Fleet:
+def instance_fleet(
+    demand: Demand,
+    name: str | None = None,
+    *,
+    minimum: int | None = None,
+    offered: Iterable[str] = (),
+) -> Fleet:
     """EC2 instances for ``demand``: of type ``name``, or the cheapest fleet that fits.
 
-    Without ``name`` the candidates are the catalogue's types that fit one
+    Without ``name`` the candidates are the catalogue's types (those
+    ``offered``, when given: a fork's template may offer fewer) that fit one
     request (GPU types for a GPU demand, the others otherwise); the one whose
     fleet costs least wins (at small volumes every fleet is at its minimum, so
     that is the cheapest type that fits). Raises :class:`NoFit` (a ValueError)
@@ -516,7 +523,12 @@ def instance_fleet(demand: Demand, name: str | None = None, *, minimum: int | No
         if reason:
             raise NoFit(reason)
         return _instance_fleet(row, demand, minimum)
-    candidates = [row for row in CATALOGUE if row.gpu == demand.gpu and misfit(row, demand) is None]
+    allowed = set(offered) or set(_BY_NAME)
+    candidates = [
+        row
+        for row in CATALOGUE
+        if row.name in allowed and row.gpu == demand.gpu and misfit(row, demand) is None
+    ]
     if not candidates:
         raise NoFit(nothing_fits(demand) or "no instance type fits")
     fleets = [_instance_fleet(row, demand, minimum) for row in candidates]

@@ -185,6 +185,8 @@ class CostInputs:
     """A hard limit that rules Lambda out (from the decision): Lambda is unavailable."""
     fargate_task: tuple[int, int] | None = None
     """Fargate task size (CPU units, MiB); None: the cheapest fleet that fits."""
+    offered_instance_types: tuple[str, ...] = ()
+    """The instance types the planned one is chosen from (empty: the whole catalogue)."""
 
     def __post_init__(self) -> None:
         for name in ("requests_per_month", "provisioned_concurrency", "vcpus_per_request"):
@@ -319,7 +321,8 @@ def plan_units(inputs: CostInputs) -> CostInputs:
     changes: dict[str, Any] = {}
     if inputs.instance_type is None:
         with suppress(NoFit):  # if none fits, the EC2 options say why they are unavailable
-            changes["instance_type"] = instance_fleet(demand).size
+            offered = inputs.offered_instance_types
+            changes["instance_type"] = instance_fleet(demand, offered=offered).size
     if inputs.fargate_task is None:
         try:
             task = fargate_fleet(_cpu_demand(demand), _fargate_hourly(inputs.architecture))
@@ -578,7 +581,13 @@ def _fargate(inputs: CostInputs) -> OptionCost:
 
 def _instances(inputs: CostInputs, minimum: int) -> tuple[Fleet | None, str | None]:
     try:
-        return instance_fleet(inputs.demand, inputs.instance_type, minimum=minimum), None
+        fleet = instance_fleet(
+            inputs.demand,
+            inputs.instance_type,
+            minimum=minimum,
+            offered=inputs.offered_instance_types,
+        )
+        return fleet, None
     except NoFit as error:
         return None, str(error)
 

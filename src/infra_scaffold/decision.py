@@ -127,6 +127,8 @@ class WorkloadProfile:
     """Warm environments to keep when provisioned concurrency applies."""
     instance_type: str | None = None
     """Instance type of the container options; None: the cheapest fleet that fits."""
+    offered_instance_types: tuple[str, ...] = ()
+    """The template's instance types to plan from (not an answer; empty: the catalogue)."""
 
     @classmethod
     def from_answers(cls, answers: Mapping[str, Any]) -> WorkloadProfile:
@@ -169,6 +171,7 @@ class WorkloadProfile:
             vcpus_per_request=self.vcpus_per_request,
             gpu=self.needs_gpu,
             lambda_unavailable=lambda_unavailable,
+            offered_instance_types=self.offered_instance_types,
         )
 
     @property

@@ -9,7 +9,7 @@ every answer copier records, ``compute`` defaulting to the recommendation,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from infra_scaffold.contract import COMPUTED_ANSWERS, Contract, cast_answer
@@ -51,7 +51,10 @@ def recommend_for(contract: Contract, given: Mapping[str, Any]) -> Recommendatio
         required=("workload",),
         respect_when=False,
     )
-    return recommend(WorkloadProfile.from_answers(checklist))
+    profile = WorkloadProfile.from_answers(checklist)
+    # A fork may offer fewer instance types than the catalogue: plan among its own.
+    offered = tuple(str(v) for v in contract.question("instance_type").choice_values)
+    return recommend(replace(profile, offered_instance_types=offered))
 
 
 def make_plan(contract: Contract, given: Mapping[str, Any]) -> Plan:
