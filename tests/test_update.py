@@ -314,3 +314,30 @@ def test_an_instance_type_the_new_answers_outgrow_is_refused_with_the_plan_s_cho
     assert f"instance_type: {recorded} cannot hold one request (8192 MB" in result.stderr
     assert f"--data instance_type={choice} (the plan's choice)" in result.stderr
     assert git("status", "--porcelain", cwd=project) == ""
+
+
+def test_moving_to_containers_takes_the_plan_s_instance_type(scaffold, tmp_path, template_repo):
+    from infra_scaffold.capacity import Demand, instance_fleet
+    from infra_scaffold.contract import load_contract
+    from infra_scaffold.plan import make_plan
+
+    busy = ["workload=http_api", "compute=lambda", "traffic_pattern=steady",
+            "requests_per_month=2000000000"]  # fmt: skip
+    project = new_project(scaffold, tmp_path, "busy-lambda", template_repo, *busy)
+    assert "instance_type" not in answers(project)
+
+    result = scaffold("update", str(project), "--data", "compute=container")
+
+    assert result.returncode == 0, result.stderr
+    given = dict(item.split("=", 1) for item in busy)
+    planned = make_plan(
+        load_contract(template_repo),
+        {**given, "project_name": "busy-lambda", "compute": "container"},
+    ).answers
+    recorded = answers(project)
+    assert recorded["instance_type"] == planned["instance_type"]
+    assert recorded["capacity_plan"]["instances"]["instance_type"] == planned["instance_type"]
+    # Copier's own default is the cheapest type that holds one request; at this
+    # volume the plan's fleet is of another type, and the update must not mix them.
+    memory = load_contract(template_repo).workload_table("http_api")["memory_mb"]
+    assert planned["instance_type"] != instance_fleet(Demand(0, 1, memory)).size

@@ -55,6 +55,10 @@ def run(dest: Path, given: Mapping[str, Any], vcs_ref: str | None) -> None:
     plan = _plan(recorded, given, vcs_ref)
     head = _git(dest, "rev-parse", "HEAD").strip()
     data = {key: plan.answers[key] for key in given if key in plan.answers}
+    planned_type = plan.answers.get("instance_type")
+    if planned_type is not None and recorded.get("instance_type") != planned_type:
+        # Moving to containers: the plan's type, not copier's one-request default.
+        data["instance_type"] = planned_type
     if data:  # the records follow the answers they were made from
         data["decision_record"] = plan.answers["decision_record"]
     if data or not (recorded.get("capacity_plan") or {}).get("sized"):
