@@ -11,6 +11,7 @@ import pytest
 ARTICLE = [
     "cost", "--requests-per-month", "1000000", "--avg-duration-ms", "200", "--memory-mb", "128",
     "--architecture", "x86_64", "--api-gateway", "http", "--no-free-tier", "--json",
+    "--instance-type", "t4g.small",
 ]  # fmt: skip
 
 
@@ -32,6 +33,30 @@ def test_article_figures_come_out_of_scaffold_cost(scaffold):
     assert ten["break_even_requests_per_month"]["ec2-single"] == pytest.approx(7.6e6, rel=0.01)
     assert set(one) == {"assumptions", "options", "break_even_requests_per_month"}
     assert {"id", "monthly_usd", "breakdown"} <= set(one["options"][0])
+    # The article's load fits one t4g.small, so its figures stand.
+    single = next(o for o in one["options"] if o["id"] == "ec2-single")
+    assert single["capacity"]["count"] == 1
+    assert single["available"] is True
+
+
+def test_json_shows_the_plan_next_to_every_price(scaffold):
+    data = as_json(scaffold("cost", "--json", "--gpu", "--memory-mb", "8192"))
+    assert {"peak_to_average", "target_cpu_utilization"} <= set(data["assumptions"])
+    options = {o["id"]: o for o in data["options"]}
+    for option in options.values():
+        assert {"available", "unavailable_reason", "capacity"} <= set(option)
+    assert set(options["lambda"]["capacity"]) == {"peak_concurrency", "peak_requests_per_second"}
+    for option_id in ("ec2-single", "ec2-asg", "fargate"):
+        assert set(options[option_id]["capacity"]) == {
+            "size", "count", "vcpus_each", "memory_mb_each", "concurrency_each",
+        }  # fmt: skip
+    # Neither Lambda nor Fargate has a GPU: shown, never cheaper, no break-even.
+    for option_id in ("lambda", "fargate"):
+        assert options[option_id]["available"] is False
+        assert "GPU" in options[option_id]["unavailable_reason"]
+    assert options["ec2-asg"]["available"] is True
+    assert options["ec2-asg"]["unavailable_reason"] is None
+    assert set(data["break_even_requests_per_month"].values()) == {None}
 
 
 def test_recommend_json_carries_the_cost_of_the_same_profile(scaffold):
@@ -44,13 +69,14 @@ def test_recommend_json_carries_the_cost_of_the_same_profile(scaffold):
     assert data["compute"] == "lambda"
     assert data["blockers"] == []
     # The generated Lambda project: arm64, HTTP API, no free tier, one warm
-    # environment; the container project: t4g.small behind an ALB with WAF.
+    # environment; the container project: the planned instances behind an ALB
+    # with WAF, sized for http_api's spiky peaks.
     same = as_json(
         scaffold(
             "cost", "--json", "--requests-per-month", "3000000", "--avg-duration-ms", "120",
             "--memory-mb", "256", "--architecture", "arm64", "--api-gateway", "http",
-            "--no-free-tier", "--provisioned-concurrency", "1", "--instance-type", "t4g.small",
-            "--load-balancer", "--waf",
+            "--no-free-tier", "--provisioned-concurrency", "1", "--load-balancer", "--waf",
+            "--traffic-pattern", "spiky",
         )
     )  # fmt: skip
     assert data["costs"] == same
@@ -113,6 +139,31 @@ def test_the_cost_report_has_table_chart_and_assumptions(scaffold):
         (["cost", "--memory-mb", "20000"], "'--memory-mb'"),
         (["cost", "--architecture", "sparc"], "'--architecture'"),
         (["cost", "--instance-type", "m5.large"], "'--instance-type'"),
+        (
+            ["cost", "--instance-type", "t4g.micro", "--memory-mb", "1024"],
+            "'--instance-type': t4g.micro cannot hold one request (1024 MB",
+        ),
+        (
+            ["cost", "--gpu", "--instance-type", "t4g.small"],
+            "a GPU workload needs a GPU instance type",
+        ),
+        (["cost", "--peak-to-average", "0.5"], "'--peak-to-average'"),
+        (
+            ["recommend", "--data", "workload=worker", "--data", "instance_type=t4g.small"],
+            "instance_type: t4g.small cannot hold one request (2048 MB, 1.00 vCPU)",
+        ),
+        (
+            ["recommend", "--data", "workload=http_api", "--data", "max_duration_seconds=4000"],
+            "max_duration_seconds: a load-balanced service must answer within 3600 s",
+        ),
+        (
+            ["recommend", "--data", "workload=ml_inference", "--data", "memory_mb=200000"],
+            "memory_mb: no GPU instance type offered holds one request",
+        ),
+        (
+            ["recommend", "--data", "workload=http_api", "--data", "peak_to_average=0.5"],
+            "peak_to_average: must be 0 or a number from 1 to 1000",
+        ),
     ],
 )
 def test_bad_input_is_one_line_naming_the_field_and_exit_2(scaffold, args, field):

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
 
-from infra_scaffold import decision
+from infra_scaffold import capacity, decision
 from infra_scaffold.contract import (
     cast_answer,
     load_contract,
@@ -83,7 +83,9 @@ def test_every_workload_has_a_complete_table(contract):
     assert set(table) == set(decision.WORKLOADS)
     for values in table.values():
         for key in decision.PROFILE_KEYS:
-            if key not in ("workload", "provisioned_concurrency"):
+            # Not per workload: the capacity plan derives these from the answers.
+            derived = ("instance_type", "peak_to_average", "vcpus_per_request")
+            if key not in ("workload", "provisioned_concurrency", *derived):
                 assert key in values
         assert set(values["ask"]) <= set(contract.keys)
 
@@ -121,6 +123,8 @@ BOUNDARIES: dict[str, list[object]] = {
     "max_payload_kb": [0, 1, 1_048_576, 1_048_577],
     "ephemeral_storage_mb": [511, 512, 1_048_576, 1_048_577],
     "provisioned_concurrency": [0, 1, 1000, 1001],
+    "peak_to_average": [-1.0, 0.0, 0.5, 1.0, 2.5, 1000.0, 1000.5],
+    "vcpus_per_request": [-0.5, 0.0, 0.005, 0.01, 0.25, 8.0, 8.5],
 }  # fmt: skip
 
 
@@ -128,7 +132,8 @@ BOUNDARIES: dict[str, list[object]] = {
     ("name", "value"), [(n, v) for n, values in BOUNDARIES.items() for v in values]
 )
 def test_python_and_copier_validators_agree(contract, name, value):
-    answers = {"workload": "http_api", "max_duration_seconds": 10}
+    answers = {"workload": "http_api", "max_duration_seconds": 10, "memory_mb": 256,
+               "needs_gpu": False}  # fmt: skip
     ours, theirs = (
         python_error(contract, name, value, answers),
         copier_error(contract, name, value, answers),
@@ -138,6 +143,11 @@ def test_python_and_copier_validators_agree(contract, name, value):
     assert ours == theirs
 
 
+GPU = {"workload": "ml_inference", "needs_gpu": True, "memory_mb": 8192, "vcpus_per_request": 0.0}
+SERVICE = {"workload": "http_api", "needs_gpu": False, "vcpus_per_request": 0.0}
+WORKER = {"workload": "worker", "needs_gpu": False, "vcpus_per_request": 0.0}
+
+
 @pytest.mark.parametrize(
     ("name", "value", "context"),
     [
@@ -145,9 +155,34 @@ def test_python_and_copier_validators_agree(contract, name, value):
         ("needs_websockets", True, {"workload": "http_api"}),
         ("needs_gpu", True, {"workload": "ml_inference"}),
         ("needs_gpu", True, {"workload": "worker"}),
-        ("instance_type", "t4g.small", {"needs_gpu": True}),
-        ("instance_type", "g5.xlarge", {"needs_gpu": True}),
-        ("instance_type", "t4g.small", {"needs_gpu": False}),
+        ("instance_type", "t4g.small", GPU),
+        ("instance_type", "g5.xlarge", GPU),
+        ("instance_type", "t4g.small", {**GPU, "needs_gpu": False}),
+        # Memory after the OS (512 MB, or a tenth of larger instances) and the
+        # vCPU one request keeps busy (1,769 MB = 1 vCPU; services at 65 % CPU,
+        # workers at 100 %, burstable types at their baseline).
+        ("instance_type", "c7g.medium", {**SERVICE, "memory_mb": 1536}),
+        ("instance_type", "c7g.medium", {**SERVICE, "memory_mb": 1537}),
+        ("instance_type", "t4g.micro", {**SERVICE, "memory_mb": 256}),
+        ("instance_type", "t4g.micro", {**SERVICE, "memory_mb": 512}),
+        ("instance_type", "t4g.medium", {**WORKER, "memory_mb": 2048}),
+        ("instance_type", "m7g.medium", {**WORKER, "memory_mb": 2048}),
+        ("instance_type", "m7g.medium", {**SERVICE, "memory_mb": 2048}),
+        ("instance_type", "r7g.large", {**SERVICE, "memory_mb": 14745}),
+        ("instance_type", "r7g.large", {**SERVICE, "memory_mb": 14746}),
+        ("instance_type", "t4g.small", {**SERVICE, "memory_mb": 256, "vcpus_per_request": 0.4}),
+        ("instance_type", "t4g.small", {**SERVICE, "memory_mb": 256, "vcpus_per_request": 0.41}),
+        ("memory_mb", 117_965, GPU),
+        ("memory_mb", 117_966, GPU),
+        ("memory_mb", 1024, {**GPU, "vcpus_per_request": 8.0}),
+        ("memory_mb", 262_144, {**SERVICE, "vcpus_per_request": 8.0}),
+        # Longer than a load balancer can hold, or than SQS keeps a job hidden.
+        ("max_duration_seconds", 3600, {"workload": "http_api"}),
+        ("max_duration_seconds", 3601, {"workload": "webhook"}),
+        ("max_duration_seconds", 3601, {"workload": "ml_inference"}),
+        ("max_duration_seconds", 86_400, {"workload": "websocket"}),
+        ("max_duration_seconds", 43_200, {"workload": "worker"}),
+        ("max_duration_seconds", 43_201, {"workload": "s3_events"}),
     ],
 )
 def test_cross_answer_rules_agree(contract, name, value, context):
@@ -295,7 +330,11 @@ def test_plan_leaves_out_answers_that_do_not_apply(contract):
     assert lam["api_auth"] == "jwt"
     assert "instance_type" not in lam
     assert "api_auth" not in box
-    assert box["instance_type"] == "t4g.small"
+    # At this volume the cheapest fleet is two of the cheapest type that fits,
+    # which is what plain copier's default picks.
+    plain = jinja(RAW["instance_type"]["default"], contract, **{**box, "vcpus_per_request": 0.0})
+    assert box["instance_type"] == plain
+    assert box["capacity_plan"]["instances"]["instance_type"] == plain
 
 
 def test_data_options_parse():
@@ -343,3 +382,140 @@ def test_a_broken_copier_yml_is_a_config_error(tmp_path):
         load_contract(tmp_path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_contract(tmp_path / "missing")
+
+
+# --- The capacity plan's mirrors in copier.yml -------------------------------------
+
+#: copier.yml's capacity_facts key -> infra_scaffold.capacity.FACTS key.
+FACT_MIRROR = {
+    "lambda_mb_per_vcpu": "lambda.mb_per_vcpu",
+    "max_vcpus_per_request": "lambda.max_vcpus_per_request",
+    "target_cpu_utilization": "capacity.target_cpu_utilization",
+    "worker_cpu_utilization": "capacity.worker_cpu_utilization",
+    "os_reserve_mb": "capacity.os_reserve_mb",
+    "os_reserve_share": "capacity.os_reserve_share",
+    "ha_minimum": "capacity.ha_minimum",
+    "schedule_rate_tolerance": "scheduler.rate_tolerance",
+    "timeout_margin_seconds": "timeout.margin_seconds",
+    "stop_margin_seconds": "timeout.stop_margin_seconds",
+    "worker_stop_margin_seconds": "timeout.worker_stop_margin_seconds",
+    "alb_default_idle_timeout_seconds": "alb.default_idle_timeout_seconds",
+    "alb_max_idle_timeout_seconds": "alb.max_idle_timeout_seconds",
+    "tg_max_deregistration_delay_seconds": "tg.max_deregistration_delay_seconds",
+    "drain_floor_seconds": "service.drain_floor_seconds",
+    "websocket_idle_timeout_seconds": "websocket.idle_timeout_seconds",
+    "websocket_drain_floor_seconds": "websocket.drain_floor_seconds",
+    "sqs_max_visibility_seconds": "sqs.max_visibility_seconds",
+    "sqs_poller_max_concurrency": "sqs.poller_max_concurrency",
+    "reserved_floor": "lambda.reserved_floor",
+    "throttling_rate_floor": "apigw.throttling_rate_floor",
+    "throttling_burst_floor": "apigw.throttling_burst_floor",
+}
+
+
+def test_copier_yml_mirrors_the_capacity_facts(contract):
+    mirror = dict(contract.table("capacity_facts"))
+    assert mirror.pop("peak_to_average") == dict(capacity.PEAK_TO_AVERAGE)
+    assert mirror.pop("seconds_per_month") == capacity.SECONDS_PER_MONTH
+    # Plain copier's fleet is not sized: the group keeps today's max_size.
+    assert mirror.pop("unsized_max_size") == 10
+    sizes = mirror.pop("fargate_sizes")
+    assert [(cpu, tuple(memory)) for cpu, memory in sizes.items()] == list(capacity.FARGATE_SIZES)
+    assert {k: mirror[k] for k in FACT_MIRROR} == {
+        k: capacity.fact(v) for k, v in FACT_MIRROR.items()
+    }
+    assert set(mirror) == set(FACT_MIRROR)
+
+
+def test_copier_yml_mirrors_the_instance_catalogue(contract):
+    mirror = contract.table("instance_types")
+    assert list(mirror) == [row.name for row in capacity.CATALOGUE]  # cheapest first
+    assert contract.question("instance_type").choice_values == tuple(mirror)
+    for row in capacity.CATALOGUE:
+        assert mirror[row.name] == {
+            "vcpus": row.vcpus, "memory_mb": row.memory_mb, "architecture": row.architecture,
+            "gpu": row.gpu, "baseline": row.baseline,
+        }  # fmt: skip
+
+
+def test_copier_yml_names_the_same_container_shapes(contract):
+    shapes = {w: v["container_shape"] for w, v in contract.table("workload_defaults").items()}
+    assert shapes == dict(decision.CONTAINER_SHAPES)
+
+
+DEFAULT_GRID = list(
+    itertools.product(
+        ["http_api", "worker", "ml_inference", "websocket"],
+        [128, 512, 1536, 2048, 3584, 8192, 30_000, 117_965],
+        [0.0, 0.5, 3.0],
+    )
+)
+
+
+@pytest.mark.parametrize(("workload", "memory", "vcpus"), DEFAULT_GRID)
+def test_plain_copier_s_default_type_is_the_cheapest_that_fits(contract, workload, memory, vcpus):
+    gpu = workload == "ml_inference"
+    answers = {"workload": workload, "needs_gpu": gpu, "memory_mb": memory,
+               "vcpus_per_request": vcpus}  # fmt: skip
+    if python_error(contract, "memory_mb", memory, answers):
+        return  # refused before: no type holds it
+    shape = decision.CONTAINER_SHAPES[workload]
+    demand = capacity.Demand(0, 1, memory, vcpus_per_request=vcpus, worker=shape == "worker",
+                             gpu=gpu)  # fmt: skip
+    # At small volumes the plan's cheapest fleet is two of the cheapest type that fits.
+    expected = capacity.instance_fleet(demand).size
+    assert jinja(RAW["instance_type"]["default"], contract, **answers) == expected
+    assert python_error(contract, "instance_type", expected, answers) == ""
+
+
+FALLBACK_GRID = list(
+    itertools.product(
+        decision.WORKLOADS, [1, 25, 56, 300, 3600, 7200, 43_200], [0, 1, 7, 30, 100, 730, 50_000]
+    )
+)
+
+
+@pytest.mark.parametrize(("workload", "seconds", "runs"), FALLBACK_GRID)
+def test_plain_copier_s_plan_sets_the_same_timeouts_and_schedule(contract, workload, seconds, runs):
+    shape = decision.CONTAINER_SHAPES[workload]
+    if capacity.duration_refusal(shape, seconds):
+        return
+    answers = {
+        "workload": workload, "max_duration_seconds": seconds, "requests_per_month": runs,
+        "avg_duration_ms": 100, "memory_mb": 512, "vcpus_per_request": 0.0,
+        "peak_to_average": 0.0, "traffic_pattern": "steady", "latency_sensitive": False,
+        "provisioned_concurrency": 1, "needs_gpu": workload == "ml_inference",
+    }  # fmt: skip
+    answers["instance_type"] = jinja(RAW["instance_type"]["default"], contract, **answers)
+    plan = yaml.safe_load(jinja(RAW["capacity_plan"]["default"], contract, **answers))
+    limits = capacity.timeouts(shape, seconds)
+    assert plan["timeouts"] == {
+        "alb_idle_timeout_seconds": limits.alb_idle_timeout_seconds,
+        "deregistration_delay_seconds": limits.deregistration_delay_seconds,
+        "graceful_shutdown_seconds": limits.graceful_shutdown_seconds,
+        "stop_timeout_seconds": limits.stop_timeout_seconds,
+    }
+    assert plan["schedule_expression"] == capacity.schedule_expression(runs)
+    assert plan["sized"] is False
+    sized = make_plan(contract, {"project_name": "demo-svc", **answers}).answers
+    assert _keys(plan) == _keys(sized["capacity_plan"])
+
+
+def _keys(value):
+    if isinstance(value, dict):
+        return {k: _keys(v) for k, v in value.items()}
+    return None
+
+
+def test_a_fork_that_offers_fewer_instance_types_is_planned_among_its_own(tmp_path):
+    raw = yaml.safe_load((REPO / "copier.yml").read_text())
+    offered = ["c7g.xlarge", "r7g.large", "g6.xlarge"]
+    raw["instance_type"]["choices"] = offered
+    raw["instance_types"]["default"] = {k: raw["instance_types"]["default"][k] for k in offered}
+    (tmp_path / "copier.yml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    fork = load_contract(tmp_path)
+    for workload in ("http_api", "worker", "ml_inference"):
+        plan = make_plan(fork, {"project_name": "demo-svc", "workload": workload,
+                                "compute": "container"})  # fmt: skip
+        assert plan.answers["instance_type"] in offered
+        assert plan.recommendation.costs.option("ec2-asg").fleet.size in offered

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from infra_scaffold.capacity import CATALOGUE_AS_OF
 from infra_scaffold.cost import (
     ASG_INSTANCES,
     PRICE_TABLE,
@@ -20,7 +21,12 @@ from infra_scaffold.cost import (
     price_option,
 )
 
-ARTICLE = {"avg_duration_ms": 200, "memory_mb": 128, "architecture": "x86_64"}
+#: The article's profile, on the article's instance (one request of 200 ms at
+#: 128 MB fits a t4g.small many times over, so it stays one instance or two).
+ARTICLE = {
+    "avg_duration_ms": 200, "memory_mb": 128, "architecture": "x86_64",
+    "instance_type": "t4g.small",
+}  # fmt: skip
 
 
 def monthly(report, option_id):
@@ -120,8 +126,9 @@ def test_break_even_is_none_when_lambda_always_wins():
 def test_break_even_separates_cheaper_lambda_from_cheaper_containers(
     duration, memory, architecture, gateway, free_tier, option
 ):
-    inputs = CostInputs(1, duration, memory, architecture, gateway, free_tier)
-    volume = estimate(inputs).break_even_requests_per_month[option]
+    report = estimate(CostInputs(1, duration, memory, architecture, gateway, free_tier))
+    inputs = report.inputs  # the planned units: the curves keep them as the volume varies
+    volume = report.break_even_requests_per_month[option]
     if volume in (0, None):
         return
     below, above = inputs.at(volume - 2), inputs.at(volume + 2)
@@ -142,6 +149,7 @@ def test_breakdowns_add_up_and_json_keeps_every_option():
 
 def test_every_price_has_a_unit_and_a_source():
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", PRICES_AS_OF)
+    assert CATALOGUE_AS_OF == PRICES_AS_OF  # instance prices are re-checked with the rest
     keys = [row.key for row in PRICE_TABLE]
     assert len(keys) == len(set(keys))
     for row in PRICE_TABLE:
@@ -173,3 +181,37 @@ def test_inputs_reject_nonsense(field, value):
     fields = {"requests_per_month": 1, "avg_duration_ms": 1, "memory_mb": 128, field: value}
     with pytest.raises(ValueError, match=field):
         CostInputs(**fields)
+
+
+def test_lambda_behind_a_websocket_api_pays_messages_and_connection_minutes():
+    report = estimate(CostInputs(10_000_000, 50, 512, api_gateway="websocket"))
+    parts = dict(report.option("lambda").breakdown)
+    # One message received and one sent per request; about one a minute per connection.
+    assert parts["WebSocket messages"] == pytest.approx(2 * 10 * price("apigw.websocket.messages"))
+    assert parts["WebSocket connection minutes"] == pytest.approx(
+        10 * price("apigw.websocket.connection_minutes")
+    )
+    assert "WebSocket API" in report.option("lambda").label
+    assert report.assumptions["api_gateway"] == "websocket"
+
+
+def test_a_gpu_workload_has_no_lambda_or_fargate_option():
+    report = estimate(CostInputs(1_000_000, 300, 8192, api_gateway="none", gpu=True))
+    assert report.option("lambda").unavailable_reason == "standard Lambda has no GPU"
+    assert report.option("fargate").unavailable_reason == "Fargate has no GPUs"
+    assert report.option("ec2-asg").available
+    assert report.option("ec2-asg").fleet.size.startswith(("g4dn", "g5", "g6"))
+    assert set(report.break_even_requests_per_month.values()) == {None}
+
+
+def test_one_bare_instance_is_unavailable_once_it_cannot_hold_the_peak():
+    inputs = CostInputs(1_000_000, 200, 128, instance_type="t4g.small")
+    holds = estimate(inputs).option("ec2-single")
+    assert holds.available
+    per_instance = holds.fleet.requests_per_unit
+    past = estimate(inputs.at(per_instance * 1.01)).option("ec2-single")
+    assert not past.available
+    assert "the planned peak needs 2 of them" in past.unavailable_reason
+    assert (
+        estimate(inputs.at(per_instance * 1.01)).break_even_requests_per_month["ec2-single"] is None
+    )

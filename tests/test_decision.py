@@ -106,8 +106,12 @@ def test_steady_traffic_above_the_break_even_moves_to_containers():
     steady = profile(traffic_pattern="steady", workload="http_api", max_duration_seconds=10)
     below = recommend(dataclasses.replace(steady, requests_per_month=1_000_000))
     even = below.costs.break_even_requests_per_month["ec2-asg"]
-    above = recommend(dataclasses.replace(steady, requests_per_month=even + 1_000_000))
+    # The fleet grows one instance at a time, so just past the break-even a new
+    # instance can tip the balance back for a while; at twice the volume it cannot.
+    at = recommend(dataclasses.replace(steady, requests_per_month=even))
+    above = recommend(dataclasses.replace(steady, requests_per_month=2 * even))
     assert below.compute == "lambda"
+    assert at.compute == "container"
     assert above.compute == "container"
     assert any("below the break-even" in reason for reason in below.reasons)
     assert any("above the break-even" in reason for reason in above.reasons)
@@ -176,3 +180,43 @@ def test_record_is_what_projects_keep():
     assert record["recommended"] == "lambda"
     assert set(record["monthly_usd"]) == {"lambda", "ec2-single", "ec2-asg", "fargate"}
     assert set(record["break_even_requests_per_month"]) == {"ec2-single", "ec2-asg", "fargate"}
+
+
+def test_spiky_is_not_a_rule_on_its_own_the_sized_costs_decide():
+    # Spiky traffic whose bursts are only twice the average, at high volume:
+    # the fleet that holds them costs less than Lambda, so containers win.
+    bursty = profile(traffic_pattern="spiky", peak_to_average=2.0, requests_per_month=3 * 10**9)
+    rec = recommend(bursty)
+    assert rec.costs.option("ec2-asg").monthly_usd < rec.costs.option("lambda").monthly_usd
+    assert rec.compute == "container"
+    assert any("Traffic is spiky, but even sized for its peak" in r for r in rec.reasons)
+
+
+@pytest.mark.parametrize(
+    ("changes", "pulls_apart"),
+    [
+        ({"traffic_pattern": "spiky", "requests_per_month": 500_000_000}, True),  # ~190/s
+        ({"traffic_pattern": "spiky", "requests_per_month": 100_000_000}, False),  # ~38/s
+        ({"traffic_pattern": "steady", "requests_per_month": 500_000_000}, False),
+        ({"traffic_pattern": "spiky", "requests_per_month": 500_000_000, "peak_to_average": 4.0},
+         False),  # the user stated the peak: nothing to reconcile
+    ],
+)  # fmt: skip
+def test_answers_that_contradict_each_other_are_pointed_out(changes, pulls_apart):
+    reasons = recommend(profile(**changes)).reasons
+    said = [r for r in reasons if r.startswith("These answers pull apart")]
+    assert bool(said) == pulls_apart
+    if said:
+        assert "traffic_pattern=steady" in said[0]
+        assert "peak_to_average" in said[0]
+
+
+def test_an_unavailable_option_never_wins():
+    gpu = recommend(profile(workload="ml_inference", needs_gpu=True, requests_per_month=10**9))
+    assert not gpu.costs.option("lambda").available
+    assert gpu.compute == "container"
+    record = gpu.record()
+    # No GPU on Lambda or Fargate, and one bare instance cannot hold a billion requests.
+    assert set(record["unavailable"]) == {"lambda", "fargate", "ec2-single"}
+    assert "GPU" in record["unavailable"]["fargate"]
+    assert set(record["break_even_requests_per_month"].values()) == {None}

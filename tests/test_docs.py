@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from support.render import REPO
 
+from infra_scaffold.capacity import CATALOGUE, FACTS, instance_fleet
 from infra_scaffold.cost import PRICE_TABLE, CostInputs, estimate
-from infra_scaffold.decision import find_blockers
+from infra_scaffold.decision import WorkloadProfile, find_blockers, recommend
 
 DOCS = [*sorted((REPO / "docs").glob("*.md")), REPO / "README.md", REPO / "CHANGELOG.md"]
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -71,10 +72,61 @@ def test_the_cli_reference_is_generated_from_the_current_help():
     assert done.returncode == 0, done.stderr
 
 
+def _section(text: str, heading: str) -> str:
+    return text.split(f"\n## {heading}", 1)[1].split("\n## ", 1)[0]
+
+
 def test_the_documented_price_table_is_the_model_s():
-    text = (REPO / "docs" / "cost-model.md").read_text()
+    text = _section((REPO / "docs" / "cost-model.md").read_text(), "Prices")
     rows = dict(re.findall(r"^\| `([a-z0-9_.]+)` \| ([0-9.]+) \|", text, flags=re.M))
-    assert {k: float(v) for k, v in rows.items()} == {p.key: p.usd for p in PRICE_TABLE}
+    model = {p.key: p.usd for p in PRICE_TABLE if not p.key.startswith("ec2.")}
+    assert {k: float(v) for k, v in rows.items()} == model
+
+
+def test_the_documented_catalogue_and_facts_are_the_model_s():
+    text = (REPO / "docs" / "cost-model.md").read_text()
+    rows = re.findall(
+        r"^\| `([a-z0-9.]+)` \| (\d+) \| (\d+) \| (\w+) \| ([^|]+) \| ([^|]+) \| ([0-9.]+) \|$",
+        _section(text, "The instance catalogue"),
+        flags=re.M,
+    )
+    documented = [
+        (name, int(vcpus), int(memory), arch, gpu.strip() != "-", base.strip(), float(usd))
+        for name, vcpus, memory, arch, gpu, base, usd in rows
+    ]
+    model = [
+        (t.name, t.vcpus, t.memory_mb, t.architecture, t.gpu,
+         f"{round(t.baseline * 100)}%" if t.baseline else "-", t.usd_per_hour)
+        for t in CATALOGUE
+    ]  # fmt: skip
+    assert documented == model
+    facts = re.findall(r"^\| `([a-z0-9_.]+)` \| ([0-9.]+) \|", _section(text, "The capacity facts"),
+                       flags=re.M)  # fmt: skip
+    assert {k: float(v) for k, v in facts} == {f.key: f.value for f in FACTS}
+
+
+def test_the_worked_sizing_example_is_what_the_model_says():
+    text = " ".join(_section((REPO / "docs" / "cost-model.md").read_text(), "Sizing").split())
+    report = estimate(CostInputs(200_000_000, 500, 256))
+    demand = report.inputs.demand
+    asg = report.option("ec2-asg")
+    figures = [
+        f"{demand.average_rps:.1f} requests/s", f"{demand.peak_rps:.1f} requests/s",
+        f"**{demand.peak_concurrency:.1f}**", f"**{demand.cpu_share:.3f} vCPU**",
+        f"**{asg.capacity['concurrency_each']} at once**", f"**{asg.capacity['count']} instances**",
+        f"**${asg.monthly_usd:,.2f}**", f"**${report.option('lambda').monthly_usd:,.2f}**",
+        f"{report.break_even_requests_per_month['ec2-asg']:,} requests/month",
+        f"${instance_fleet(demand, 'c7g.large').usd_per_month:,.2f}",
+    ]  # fmt: skip
+    assert asg.capacity["size"] == "t4g.small"
+    assert not report.option("ec2-single").available
+    for figure in figures:
+        assert figure in text, figure
+    plan = recommend(
+        WorkloadProfile("http_api", 10, False, False, "steady", 200_000_000, 500, 256)
+    ).capacity.record()
+    assert f"**{plan['lambda']['reserved_concurrency']}**" in text
+    assert f"**{plan['lambda']['throttling_rate_limit']} requests/s**" in text
 
 
 def _usd(inputs: CostInputs, option: str) -> str:
@@ -83,7 +135,8 @@ def _usd(inputs: CostInputs, option: str) -> str:
 
 def test_the_worked_check_of_the_article_is_what_the_model_says():
     text = (REPO / "docs" / "cost-model.md").read_text()
-    article = {"avg_duration_ms": 200, "memory_mb": 128, "architecture": "x86_64"}
+    article = {"avg_duration_ms": 200, "memory_mb": 128, "architecture": "x86_64",
+               "instance_type": "t4g.small"}  # fmt: skip
     for volume in (1_000_000, 10_000_000):
         cases = [
             (CostInputs(volume, **article, api_gateway="none"), "lambda"),
@@ -102,6 +155,12 @@ def test_the_worked_check_of_the_article_is_what_the_model_says():
     assert f"{evens['ec2-asg'] / 1e6:.1f}M" in text
     alone = estimate(CostInputs(1, **article, api_gateway="none")).break_even_requests_per_month
     assert f"{alone['ec2-single'] / 1e6:.1f}M" in text
+    # The article's load fits one t4g.small at 10M: its figures stand.
+    ten = estimate(CostInputs(10_000_000, **article))
+    assert ten.option("ec2-single").available
+    assert ten.option("ec2-asg").capacity["count"] == 2
+    flat = " ".join(text.split())
+    assert f"holds {ten.option('ec2-single').capacity['concurrency_each']} at once" in flat
 
 
 def test_every_blocker_is_documented():
@@ -137,7 +196,10 @@ REPORTS = {
     "cost-article.txt": [
         "cost", "--requests-per-month", "1000000", "--avg-duration-ms", "200",
         "--memory-mb", "128", "--architecture", "x86_64", "--api-gateway", "http",
+        "--instance-type", "t4g.small",
     ],
+    "cost-gpu.txt": ["cost", "--gpu", "--memory-mb", "8192", "--avg-duration-ms", "300",
+                     "--api-gateway", "none"],
 }  # fmt: skip
 
 

@@ -94,6 +94,10 @@ def test_without_a_terminal_missing_answers_stop_it_before_anything_is_written(s
          "instance_type: must be one of"),
         (["workload=ml_inference", "compute=container", "instance_type=t4g.small"],
          "instance_type: a GPU workload needs a GPU instance type"),
+        (["workload=worker", "compute=container", "memory_mb=4096", "instance_type=t4g.medium"],
+         "instance_type: t4g.medium cannot hold one request (4096 MB, 1.00 vCPU)"),
+        (["max_duration_seconds=3601", "compute=container"],
+         "max_duration_seconds: a load-balanced service must answer within 3600 s"),
     ],
 )  # fmt: skip
 def test_every_invalid_answer_is_one_line_exit_2_and_nothing_written(
@@ -347,3 +351,44 @@ def test_projects_from_the_wheel_carry_no_stray_files(wheel, tmp_path, contract)
         stray = [str(p) for p in found if excluded.match_file(str(p)) or p.parts[0] in names]
         stray += [str(p) for p in found if "__pycache__" in p.parts or p.suffix == ".pyc"]
         assert stray == [], project.name
+
+
+def _shape_of(value):
+    if isinstance(value, dict):
+        return {k: _shape_of(v) for k, v in value.items()}
+    return type(value).__name__ if not isinstance(value, int | float) else "number"
+
+
+def test_plain_copier_records_an_unsized_plan_and_refuses_what_cannot_fit(tmp_path):
+    """Without the CLI: the limits that follow from single answers, an unsized fleet."""
+    from copier import run_copy
+    from support.render import plain_template
+
+    from infra_scaffold.capacity import timeouts
+    from infra_scaffold.contract import load_contract
+    from infra_scaffold.plan import make_plan
+
+    template = plain_template(tmp_path / "template")
+    data = {"project_name": "slow-api", "workload": "http_api", "compute": "container",
+            "max_duration_seconds": 300, "avg_duration_ms": 20_000}  # fmt: skip
+    run_copy(str(template), tmp_path / "plain", data=data, defaults=True, quiet=True)
+    plan = answers_file(tmp_path / "plain")["capacity_plan"]
+    sized = make_plan(load_contract(REPO), data).answers["capacity_plan"]
+    assert plan["sized"] is False
+    assert sized["sized"] is True
+    assert _shape_of(plan) == _shape_of(sized)
+    assert plan["timeouts"] == sized["timeouts"]
+    assert (
+        plan["timeouts"]["alb_idle_timeout_seconds"]
+        == timeouts("service", 300).alb_idle_timeout_seconds
+    )
+    assert plan["instances"]["instance_type"] == answers_file(tmp_path / "plain")["instance_type"]
+    assert plan["notes"]  # says it is not sized, and how to size it
+
+    unfit = {**data, "workload": "worker", "memory_mb": 4096, "instance_type": "t4g.medium",
+             "max_duration_seconds": 600}  # fmt: skip
+    with pytest.raises(ValueError, match=r"t4g.medium cannot hold one request \(4096 MB"):
+        run_copy(str(template), tmp_path / "unfit", data=unfit, defaults=True, quiet=True)
+    too_long = {**data, "max_duration_seconds": 3601}
+    with pytest.raises(ValueError, match="must answer within 3600 s"):
+        run_copy(str(template), tmp_path / "long", data=too_long, defaults=True, quiet=True)

@@ -218,3 +218,50 @@ def test_killed_while_rendering_leaves_no_destination(tmp_path, sig, code):
     assert proc.returncode == code, err
     assert "nothing was written" in err
     assert list(parent.iterdir()) == []
+
+
+def test_an_instance_type_that_cannot_hold_a_job_is_asked_again(tmp_path):
+    """Refused with the reason, asked again; the costs follow the type finally chosen."""
+    from infra_scaffold.capacity import Demand, instance_type, misfit
+    from infra_scaffold.contract import load_contract
+    from infra_scaffold.plan import make_plan
+
+    contract = load_contract(REPO)
+    choices = list(contract.question("instance_type").choice_values)
+    given = {"project_name": "long-jobs", "workload": "worker", "description": "Batch"}
+    planned = make_plan(contract, given).answers["instance_type"]
+    job = Demand(0, 1, contract.workload_table("worker")["memory_mb"], worker=True)
+    fits = [misfit(instance_type(name), job) is None for name in choices]
+    at = choices.index(planned)
+    too_small = max(i for i in range(at) if not fits[i])  # the nearest cheaper type that fails
+    other = next(i for i in range(at + 1, len(choices)) if fits[i])  # dearer, but it fits
+    chosen = choices[other]
+
+    child = spawn("new", "long-jobs", "--data", "description=Batch", cwd=tmp_path)
+    answer(child, "Project name", ENTER)
+    answer(child, "What kind of service", DOWN * 7 + ENTER)  # long-running queue worker
+    for prompt in ("Longest time", "traffic", "per month", "Average time", "Memory", "Scratch"):
+        answer(child, prompt, ENTER)
+    child.expect(f"{planned}")  # the panel names the planned fleet
+    answer(child, "Where should it run", ENTER)
+    answer(child, "AWS region", ENTER)
+    answer(child, "EC2 instance type", UP * (at - too_small) + ENTER)
+    child.expect(f"{choices[too_small]} cannot hold one request")
+    answer(child, "EC2 instance type", DOWN * (other - at) + ENTER)  # asked again
+    child.expect("Monthly cost with the answers as given:")  # the panel's figures changed
+    child.expect(chosen)
+    answer(child, r"Create .*long-jobs\?", ENTER)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+    project = tmp_path / "long-jobs"
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["instance_type"] == chosen
+    assert answers["capacity_plan"]["instances"]["instance_type"] == chosen
+    final = make_plan(contract, {**given, "instance_type": chosen}).answers
+    assert answers["decision_record"] == final["decision_record"]
+    assert answers["capacity_plan"] == final["capacity_plan"]
+    usd = f"{final['decision_record']['monthly_usd']['ec2-asg']:.2f}"
+    assert usd in (project / "README.md").read_text()
+    assert usd in (project / "docs" / "adr" / "0001-compute-platform.md").read_text()

@@ -20,8 +20,9 @@ from support.hostile import HOSTILE
 from support.markdown import paragraphs, shown_as_text
 from support.render import REPO
 
+from infra_scaffold.capacity import CATALOGUE, Demand, misfit
 from infra_scaffold.contract import load_contract
-from infra_scaffold.decision import WORKLOADS
+from infra_scaffold.decision import CONTAINER_SHAPES, WORKLOADS
 from infra_scaffold.plan import make_plan
 from infra_scaffold.render import render_project
 from infra_scaffold.sources import resolve_source
@@ -102,9 +103,12 @@ def answer_sets(draw: st.DrawFn) -> dict[str, Any]:
     blocked = make_plan(CONTRACT, answers).recommendation.blockers
     answers["compute"] = "container" if blocked else draw(st.sampled_from(["lambda", "container"]))
     if answers["compute"] == "container":
-        gpu_types = ["g4dn.xlarge", "g5.xlarge"]
+        job = Demand(
+            0, 1, answers["memory_mb"], worker=CONTAINER_SHAPES[workload] == "worker",
+            gpu=answers["needs_gpu"],
+        )  # fmt: skip
         answers["instance_type"] = draw(
-            st.sampled_from(gpu_types if answers["needs_gpu"] else ["t4g.small", *gpu_types])
+            st.sampled_from([t.name for t in CATALOGUE if misfit(t, job) is None])
         )
     elif workload == "http_api":
         answers["api_auth"] = draw(st.sampled_from(["jwt", "none"]))

@@ -17,6 +17,7 @@ from support.git_tools import commit_all, git, tags
 from support.render import REPO, template_trees
 
 from infra_scaffold import __version__
+from infra_scaffold.contract import COMPUTED_ANSWERS
 
 OLD, NEW = f"v{__version__}", "v99.0.0"
 GITIGNORE_ADDITION = "# Added by the new release\n*.new-release\n"
@@ -284,6 +285,112 @@ def test_update_refuses_a_lambda_a_blocker_rules_out(scaffold, tmp_path, templat
 def test_the_template_needs_no_trust():
     raw = yaml.safe_load((REPO / "copier.yml").read_text())
     assert not {"_tasks", "_migrations", "_jinja_extensions"} & set(raw)
+
+
+def test_the_capacity_plan_is_recorded_and_copier_update_renders_it_again(
+    scaffold, tmp_path, template_repo
+):
+    from copier import run_update
+
+    project = new_project(
+        scaffold, tmp_path, "busy-api", template_repo, "workload=http_api", "compute=container",
+        "traffic_pattern=steady", "requests_per_month=300000000",
+    )  # fmt: skip
+    before = answers(project)["capacity_plan"]
+    assert before["sized"] is True
+    assert before["instances"]["count"] > 2
+
+    run_update(str(project), defaults=True, overwrite=True, quiet=True, unsafe=False)
+
+    assert answers(project)["_commit"] == NEW
+    assert answers(project)["capacity_plan"] == before  # from the recorded answers only
+
+
+def test_scaffold_update_sizes_the_plan_for_the_new_answers(scaffold, tmp_path, template_repo):
+    from infra_scaffold.contract import load_contract
+    from infra_scaffold.plan import make_plan
+
+    project = new_project(scaffold, tmp_path, "growing-worker", template_repo, "workload=worker")
+    small = answers(project)["capacity_plan"]
+
+    result = scaffold("update", str(project), "--data", "requests_per_month=3000000")
+
+    assert result.returncode == 0, result.stderr
+    recorded = answers(project)
+    given = {k: v for k, v in recorded.items() if not k.startswith("_")}
+    given = {k: v for k, v in given.items() if k not in COMPUTED_ANSWERS}
+    expected = make_plan(load_contract(template_repo), given).answers
+    assert recorded["capacity_plan"] == expected["capacity_plan"]
+    assert recorded["capacity_plan"]["instances"]["count"] > small["instances"]["count"]
+    assert recorded["decision_record"] == expected["decision_record"]
+
+
+def test_a_project_without_a_sized_plan_gets_one_from_scaffold_update(
+    scaffold, tmp_path, template_repo
+):
+    project = new_project(scaffold, tmp_path, "older-job", template_repo, "workload=scheduled_job")
+    path = project / ".copier-answers.yml"
+    lines = path.read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("capacity_plan:"))
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" "))
+    path.write_text("".join(lines[:start] + lines[end:]))  # as a project made before plans
+    commit_all(project, "an answers file from before capacity plans")
+
+    result = scaffold("update", str(project))
+
+    assert result.returncode == 0, result.stderr
+    plan = answers(project)["capacity_plan"]
+    assert plan["sized"] is True
+    assert plan["schedule_expression"] == "rate(1 hour)"  # 730 runs a month
+
+
+def test_an_instance_type_the_new_answers_outgrow_is_refused_with_the_plan_s_choice(
+    scaffold, tmp_path, template_repo
+):
+    from infra_scaffold.contract import load_contract
+    from infra_scaffold.plan import make_plan
+
+    project = new_project(
+        scaffold, tmp_path, "small-jobs", template_repo, "workload=worker", "memory_mb=1024"
+    )
+    recorded = answers(project)["instance_type"]
+    given = {"project_name": "small-jobs", "workload": "worker", "memory_mb": 8192}
+    choice = make_plan(load_contract(template_repo), given).answers["instance_type"]
+
+    result = scaffold("update", str(project), "--data", "memory_mb=8192")
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert f"instance_type: {recorded} cannot hold one request (8192 MB" in result.stderr
+    assert f"--data instance_type={choice} (the plan's choice)" in result.stderr
+    assert git("status", "--porcelain", cwd=project) == ""
+
+
+def test_moving_to_containers_takes_the_plan_s_instance_type(scaffold, tmp_path, template_repo):
+    from infra_scaffold.capacity import Demand, instance_fleet
+    from infra_scaffold.contract import load_contract
+    from infra_scaffold.plan import make_plan
+
+    busy = ["workload=http_api", "compute=lambda", "traffic_pattern=steady",
+            "requests_per_month=2000000000"]  # fmt: skip
+    project = new_project(scaffold, tmp_path, "busy-lambda", template_repo, *busy)
+    assert "instance_type" not in answers(project)
+
+    result = scaffold("update", str(project), "--data", "compute=container")
+
+    assert result.returncode == 0, result.stderr
+    given = dict(item.split("=", 1) for item in busy)
+    planned = make_plan(
+        load_contract(template_repo),
+        {**given, "project_name": "busy-lambda", "compute": "container"},
+    ).answers
+    recorded = answers(project)
+    assert recorded["instance_type"] == planned["instance_type"]
+    assert recorded["capacity_plan"]["instances"]["instance_type"] == planned["instance_type"]
+    # Copier's own default is the cheapest type that holds one request; at this
+    # volume the plan's fleet is of another type, and the update must not mix them.
+    memory = load_contract(template_repo).workload_table("http_api")["memory_mb"]
+    assert planned["instance_type"] != instance_fleet(Demand(0, 1, memory)).size
 
 
 # --- From the last release to this template ----------------------------------------------

@@ -2,8 +2,9 @@
 
 Pure: returns lines of text, so it works in any terminal, in a pipe and in a
 test. Each option is drawn with its own letter, in order, so a later line
-covers an earlier one where they meet; each break-even volume is marked on the
-axis below with the letter of the option that becomes cheaper than Lambda.
+covers an earlier one where they meet, and only where it can serve the load
+(its cost is None elsewhere); each break-even volume is marked on the axis
+below with the letter of the option that becomes cheaper than Lambda.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ class Series:
     """The character the line is drawn with."""
     label: str
     """The legend text."""
-    cost: Callable[[float], float]
-    """Monthly USD at a given number of requests per month."""
+    cost: Callable[[float], float | None]
+    """Monthly USD at a given number of requests per month (None: not available there)."""
 
 
 def render_chart(
@@ -42,13 +43,16 @@ def render_chart(
     ``break_even`` holds ``(mark, name, volume)`` triples to show on the axis.
     """
     xs = [_x_at(column, width) for column in range(width)]
-    values = [[max(s.cost(x), 0.01) for x in xs] for s in series]
-    low = math.log10(min(min(v) for v in values))
-    high = math.log10(max(max(v) for v in values))
+    values = [[_floor(s.cost(x)) for x in xs] for s in series]
+    drawn = [v for points in values for v in points if v is not None] or [0.01]
+    low = math.log10(min(drawn))
+    high = math.log10(max(drawn))
     high = high if high > low else low + 1
     grid = [[" "] * width for _ in range(height)]
     for line, points in zip(series, values, strict=True):
         for column, value in enumerate(points):
+            if value is None:
+                continue
             row = round((math.log10(value) - low) / (high - low) * (height - 1))
             grid[height - 1 - row][column] = line.mark
     lines = []
@@ -71,6 +75,10 @@ def render_chart(
     lines.extend(f"{'':>9}  {s.mark} {s.label}" for s in series)
     lines.extend(f"{'':>9}  {mark}" for mark in marks)
     return lines
+
+
+def _floor(value: float | None) -> float | None:
+    return None if value is None else max(value, 0.01)
 
 
 def _x_at(column: int, width: int) -> float:

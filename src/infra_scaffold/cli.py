@@ -73,7 +73,15 @@ class ApiGateway(StrEnum):
 
     http = "http"
     rest = "rest"
+    websocket = "websocket"
     none = "none"
+
+
+class TrafficPattern(StrEnum):
+    """How the traffic arrives (sets the assumed peak-to-average ratio)."""
+
+    steady = "steady"
+    spiky = "spiky"
 
 
 DataOption = Annotated[
@@ -374,46 +382,84 @@ def cost(
         ),
     ] = 0,
     instance_type: Annotated[
-        str, typer.Option(help="EC2 instance type of the container options.")
-    ] = "t4g.small",
+        str | None,
+        typer.Option(
+            help="EC2 instance type of the container options. Default: the cheapest fleet "
+            "that serves the planned peak.",
+            show_default=False,
+        ),
+    ] = None,
     load_balancer: Annotated[
         bool, typer.Option(help="Containers sit behind an ALB (--no-load-balancer: a worker).")
     ] = True,
     waf: Annotated[bool, typer.Option(help="A WAF web ACL guards the ALB.")] = True,
+    traffic_pattern: Annotated[
+        TrafficPattern,
+        typer.Option(help="How traffic arrives: sets the peak the containers are sized for."),
+    ] = TrafficPattern.steady,
+    peak_to_average: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Peak over average request rate (0: the traffic pattern's: 1.5 or 10)."
+        ),
+    ] = 0.0,
+    vcpus_per_request: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=8.0,
+            help="vCPUs one request keeps busy (0: its Lambda-equivalent share, at most 1).",
+        ),
+    ] = 0.0,
+    gpu: Annotated[
+        bool, typer.Option(help="The workload needs a GPU (Lambda and Fargate have none).")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Monthly cost of Lambda, one EC2 instance, the generated Auto Scaling group and Fargate.
 
-    Prints each option's breakdown, where containers become cheaper than
-    Lambda (break-even), a chart from 100k to 1B requests per month, and every
-    assumption. A small function on x86_64 (the figures Lambda-versus-EC2
-    comparisons usually quote), and a worker:
+    The container options are sized for the planned peak (Little's law) and
+    cost what that takes. Prints each option's plan and breakdown (or why it
+    cannot serve the load), where containers become cheaper than Lambda
+    (break-even), a chart from 100k to 1B requests per month, and every
+    assumption. A small function on x86_64 on one t4g.small (the figures
+    Lambda-versus-EC2 comparisons usually quote), and a worker:
 
     \b
-        scaffold cost --avg-duration-ms 200 --memory-mb 128 --architecture x86_64
+        scaffold cost --memory-mb 128 --architecture x86_64 --instance-type t4g.small
         scaffold cost --no-load-balancer --avg-duration-ms 60000 --memory-mb 2048
     """
-    from infra_scaffold.cost import CostInputs, estimate, instance_types  # noqa: PLC0415
+    from infra_scaffold.cost import CostInputs, estimate, instance_types, misfit  # noqa: PLC0415
 
-    if instance_type not in instance_types():
+    if instance_type is not None and instance_type not in instance_types():
         raise typer.BadParameter(
             f"{instance_type!r} has no price; one of: {', '.join(instance_types())}",
             param_hint="'--instance-type'",
         )
-    report = estimate(
-        CostInputs(
-            requests_per_month=requests_per_month,
-            avg_duration_ms=avg_duration_ms,
-            memory_mb=memory_mb,
-            architecture=architecture.value,
-            api_gateway=api_gateway.value,
-            free_tier=free_tier,
-            provisioned_concurrency=provisioned_concurrency,
-            instance_type=instance_type,
-            load_balancer=load_balancer,
-            waf=waf,
+    if 0 < peak_to_average < 1:
+        raise typer.BadParameter(
+            "must be 0 (the traffic pattern's) or at least 1", param_hint="'--peak-to-average'"
         )
+    inputs = CostInputs(
+        requests_per_month=requests_per_month,
+        avg_duration_ms=avg_duration_ms,
+        memory_mb=memory_mb,
+        architecture=architecture.value,
+        api_gateway=api_gateway.value,
+        free_tier=free_tier,
+        provisioned_concurrency=provisioned_concurrency,
+        instance_type=instance_type,
+        load_balancer=load_balancer,
+        waf=waf,
+        traffic_pattern=traffic_pattern.value,
+        peak_to_average=peak_to_average,
+        vcpus_per_request=vcpus_per_request,
+        gpu=gpu,
     )
+    reason = misfit(inputs)
+    if reason:
+        raise typer.BadParameter(reason, param_hint="'--instance-type'")
+    report = estimate(inputs)
     if as_json:
         _print_json(report.to_dict())
         return

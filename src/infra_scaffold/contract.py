@@ -9,6 +9,7 @@ template's checklist).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -17,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from infra_scaffold.capacity import Demand, InstanceType, duration_refusal, misfit, nothing_fits
 from infra_scaffold.errors import AnswerError, ConfigError, MissingAnswerError, raise_problems
 from infra_scaffold.numbers import parse_whole
 
@@ -32,7 +34,7 @@ __all__ = [
 ]
 
 #: Answers the CLI fills in itself; users cannot pass them.
-COMPUTED_ANSWERS = frozenset({"decision_record", "decision_history"})
+COMPUTED_ANSWERS = frozenset({"decision_record", "decision_history", "capacity_plan"})
 #: Answers that name one project: not taken from another project's answers file.
 PROJECT_IDENTITY = frozenset({"project_name"})
 #: Keys only copier's answers files hold (they record the template's source).
@@ -52,7 +54,7 @@ class Question:
     name: str
     """The answer's key, as recorded in ``.copier-answers.yml``."""
     type: str
-    """``str``, ``int``, ``bool`` or ``yaml``."""
+    """``str``, ``int``, ``float``, ``bool`` or ``yaml``."""
     help: str = ""
     """The prompt text."""
     choices: tuple[tuple[str, Any], ...] = ()
@@ -252,6 +254,8 @@ def cast_answer(question: Question, raw: Any) -> Any:
         value: Any = _to_bool(name, raw)
     elif question.type == "int":
         value = _to_int(name, raw)
+    elif question.type == "float":
+        value = _to_float(name, raw)
     elif question.type == "str":
         if not isinstance(raw, str | int | float) or isinstance(raw, bool):
             raise AnswerError(name, "must be text")
@@ -282,8 +286,28 @@ def _to_int(name: str, raw: Any) -> int:
         raise AnswerError(name, str(error)) from None
 
 
+def _to_float(name: str, raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise AnswerError(name, "must be a number")
+    try:
+        value = float(str(raw).strip().replace("_", "")) if isinstance(raw, str) else float(raw)
+    except (TypeError, ValueError):
+        raise AnswerError(name, "must be a number") from None
+    if not math.isfinite(value):
+        raise AnswerError(name, "must be a number")
+    return value
+
+
 def _limit_violation(value: Any, limits: Mapping[str, Any]) -> str | None:
     """The rule ``value`` breaks, in the words of ``copier.yml``'s validators."""
+    if isinstance(value, float):
+        low, high = limits.get("min"), limits.get("max")
+        if limits.get("or_zero") and value == 0:
+            return None
+        if (low is not None and value < low) or (high is not None and value > high):
+            zero = "0 or " if limits.get("or_zero") else ""
+            return f"must be {zero}a number from {low} to {high}"
+        return None
     if isinstance(value, int) and not isinstance(value, bool):
         low, high = limits.get("min"), limits.get("max")
         if (low is not None and value < low) or (high is not None and value > high):
@@ -327,15 +351,65 @@ def _check_cross_rules(
         raise AnswerError(
             name, "GPU projects are the ml_inference workload; choose workload=ml_inference"
         )
+    if name == "max_duration_seconds" and isinstance(workload, str):
+        refusal = duration_refusal(_shape(contract, workload), value)
+        if refusal:
+            raise AnswerError(name, refusal)
     if name == "avg_duration_ms" and "max_duration_seconds" in answers:
         ceiling = answers["max_duration_seconds"] * 1000
         if value > ceiling:
             raise AnswerError(name, f"must not exceed max_duration_seconds ({ceiling} ms)")
-    if name == "instance_type" and answers.get("needs_gpu"):
-        catalogue = contract.table("instance_types")
-        if not catalogue[value]["gpu"]:
-            gpus = ", ".join(sorted(k for k, v in catalogue.items() if v["gpu"]))
-            raise AnswerError(name, f"a GPU workload needs a GPU instance type ({gpus})")
+    if name == "memory_mb":
+        _check_some_instance_fits(contract, value, answers)
+    if name == "instance_type" and "memory_mb" in answers:
+        _check_instance_fits(contract, value, answers)
+
+
+def _shape(contract: Contract, workload: str) -> Any:
+    return contract.workload_table(workload).get("container_shape", "service")
+
+
+def _demand(contract: Contract, answers: Mapping[str, Any], memory_mb: int) -> Demand:
+    """What one request needs, from the answers so far (the volume plays no part)."""
+    workload = answers.get("workload")
+    return Demand(
+        requests_per_month=0,
+        avg_duration_ms=1,
+        memory_mb=memory_mb,
+        vcpus_per_request=answers.get("vcpus_per_request", 0.0),
+        worker=isinstance(workload, str) and _shape(contract, workload) == "worker",
+        gpu=bool(answers.get("needs_gpu")),
+    )
+
+
+def _catalogue(contract: Contract) -> list[InstanceType]:
+    """``copier.yml``'s instance types, as the capacity plan reads them."""
+    return [
+        InstanceType(
+            name=name,
+            vcpus=row["vcpus"],
+            memory_mb=row["memory_mb"],
+            architecture=row["architecture"],
+            usd_per_hour=0.0,
+            baseline=row.get("baseline"),
+            gpus=1 if row["gpu"] else 0,
+        )
+        for name, row in contract.table("instance_types").items()
+    ]
+
+
+def _check_instance_fits(contract: Contract, value: str, answers: Mapping[str, Any]) -> None:
+    catalogue = _catalogue(contract)
+    demand = _demand(contract, answers, answers["memory_mb"])
+    reason = misfit(next(row for row in catalogue if row.name == value), demand, catalogue)
+    if reason:
+        raise AnswerError("instance_type", reason)
+
+
+def _check_some_instance_fits(contract: Contract, value: int, answers: Mapping[str, Any]) -> None:
+    reason = nothing_fits(_demand(contract, answers, value), _catalogue(contract))
+    if reason:
+        raise AnswerError("memory_mb", reason)
 
 
 def _truthy(raw: Any, context: Mapping[str, Any]) -> bool:

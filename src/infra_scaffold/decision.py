@@ -3,8 +3,10 @@
 :func:`recommend` takes a frozen :class:`WorkloadProfile` and returns a frozen
 :class:`Recommendation` carrying its *blockers* (limits standard Lambda cannot
 meet, each citing the limit), its *reasons* (including the cost comparison)
-and, when Lambda is chosen, the *cold-start mitigations* that apply. It prints
-nothing and reads only :mod:`infra_scaffold.cost`.
+and, when Lambda is chosen, the *cold-start mitigations* that apply. Both
+sides are sized for the peak the traffic pattern implies (the capacity plan),
+and the cheaper one that meets the blockers wins. It prints nothing and reads
+only :mod:`infra_scaffold.capacity` and :mod:`infra_scaffold.cost`.
 
 The facts and their sources are listed in ``docs/decision.md``.
 """
@@ -15,10 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from infra_scaffold.cost import CostInputs, CostReport, estimate
+from infra_scaffold.capacity import CapacityPlan, Shape, fact, plan_project
+from infra_scaffold.cost import ApiGateway, CostInputs, CostReport, OptionCost, estimate
 from infra_scaffold.errors import ComputeForbiddenError
 
 __all__ = [
+    "CONTAINER_SHAPES",
     "HTTP_API_TIMEOUT_SECONDS",
     "LAMBDA_MAX_EPHEMERAL_MB",
     "LAMBDA_MAX_MEMORY_MB",
@@ -47,6 +51,12 @@ LAMBDA_WORKLOADS: Final = WORKLOADS[:6]
 SYNCHRONOUS_WORKLOADS: Final = ("http_api", "webhook")
 #: Workloads the container project serves behind a load balancer.
 SERVICE_WORKLOADS: Final = ("http_api", "webhook", "websocket", "ml_inference")
+#: The app each workload's container project runs (``container_shape`` in copier.yml).
+CONTAINER_SHAPES: Final[Mapping[str, Shape]] = {
+    "http_api": "service", "webhook": "service", "s3_events": "worker",
+    "sqs_consumer": "worker", "dynamodb_stream": "worker", "scheduled_job": "worker",
+    "websocket": "websocket", "worker": "worker", "ml_inference": "inference",
+}  # fmt: skip
 
 LAMBDA_MAX_TIMEOUT_SECONDS: Final = 900
 HTTP_API_TIMEOUT_SECONDS: Final = 30
@@ -62,8 +72,8 @@ LAMBDA_ARCHITECTURE: Final = "arm64"
 PROFILE_KEYS: Final = (
     "workload", "max_duration_seconds", "needs_websockets", "needs_gpu",
     "traffic_pattern", "requests_per_month", "avg_duration_ms", "memory_mb",
-    "max_payload_kb", "ephemeral_storage_mb", "latency_sensitive",
-    "provisioned_concurrency", "instance_type",
+    "max_payload_kb", "ephemeral_storage_mb", "latency_sensitive", "peak_to_average",
+    "vcpus_per_request", "provisioned_concurrency", "instance_type",
 )  # fmt: skip
 
 _NO_LAMBDA_SHAPE: Final[Mapping[str, str]] = {
@@ -109,10 +119,16 @@ class WorkloadProfile:
     """Scratch disk one request, event or job needs."""
     latency_sensitive: bool = False
     """A 200 ms-2 s cold start on some requests would hurt."""
+    peak_to_average: float = 0.0
+    """Peak over average request rate; 0: the traffic pattern's (see capacity)."""
+    vcpus_per_request: float = 0.0
+    """vCPUs one request keeps busy; 0: its Lambda-equivalent share of memory_mb."""
     provisioned_concurrency: int = 1
     """Warm environments to keep when provisioned concurrency applies."""
-    instance_type: str = "t4g.small"
-    """Instance type of the container options."""
+    instance_type: str | None = None
+    """Instance type of the container options; None: the cheapest fleet that fits."""
+    offered_instance_types: tuple[str, ...] = ()
+    """The template's instance types to plan from (not an answer; empty: the catalogue)."""
 
     @classmethod
     def from_answers(cls, answers: Mapping[str, Any]) -> WorkloadProfile:
@@ -129,21 +145,39 @@ class WorkloadProfile:
         """Cold starts would reach a waiting caller who minds them."""
         return self.latency_sensitive and self.synchronous
 
-    def cost_inputs(self) -> CostInputs:
-        """The cost model's inputs for this profile, as the projects are generated."""
+    @property
+    def shape(self) -> Shape:
+        """The app its container project runs."""
+        return CONTAINER_SHAPES[self.workload]
+
+    def cost_inputs(self, lambda_unavailable: str | None = None) -> CostInputs:
+        """The cost model's inputs for this profile, as the projects are generated.
+
+        ``lambda_unavailable`` is the hard limit that rules Lambda out, if any.
+        """
+        gateway: ApiGateway = "http" if self.synchronous else "none"
         return CostInputs(
             requests_per_month=self.requests_per_month,
             avg_duration_ms=self.avg_duration_ms,
             memory_mb=self.memory_mb,
             architecture=LAMBDA_ARCHITECTURE,
-            api_gateway="http" if self.synchronous else "none",
+            api_gateway="websocket" if self.workload == "websocket" else gateway,
             free_tier=False,
-            provisioned_concurrency=(
-                self.provisioned_concurrency if self.wants_provisioned_concurrency else 0
-            ),
+            provisioned_concurrency=self.warm_environments,
             instance_type=self.instance_type,
             load_balancer=self.workload in SERVICE_WORKLOADS,
+            traffic_pattern=self.traffic_pattern,
+            peak_to_average=self.peak_to_average,
+            vcpus_per_request=self.vcpus_per_request,
+            gpu=self.needs_gpu,
+            lambda_unavailable=lambda_unavailable,
+            offered_instance_types=self.offered_instance_types,
         )
+
+    @property
+    def warm_environments(self) -> int:
+        """Provisioned concurrency the Lambda project keeps (0 when it does not apply)."""
+        return self.provisioned_concurrency if self.wants_provisioned_concurrency else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +205,10 @@ class Recommendation:
     """Cold-start mitigations that apply (Lambda only, where a caller waits:
     ``http_api`` and ``webhook``)."""
     costs: CostReport
-    """The monthly cost of every option for this profile."""
+    """The monthly cost of every option for this profile, each sized for its peak."""
+    capacity: CapacityPlan | None = None
+    """The capacity plan and the limits a project follows (None when no
+    instance type can hold one request)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object ``scaffold recommend --json`` prints."""
@@ -191,6 +228,7 @@ class Recommendation:
         round trip through ``.copier-answers.yml``.
         """
         monthly = {o.id: round(o.monthly_usd, 2) for o in self.costs.options}
+        unavailable = {o.id: o.unavailable_reason for o in self.costs.options if not o.available}
         return {
             "recommended": self.compute,
             "blockers": [{"id": b.id, "message": b.message} for b in self.blockers],
@@ -201,43 +239,53 @@ class Recommendation:
                 sorted(self.costs.break_even_requests_per_month.items())
             ),
             "prices_as_of": self.costs.assumptions["prices_as_of"],
+            "labels": dict(sorted((o.id, o.label) for o in self.costs.options)),
+            "unavailable": dict(sorted(unavailable.items())),
         }
 
 
 def recommend(profile: WorkloadProfile) -> Recommendation:
-    """Decide between Lambda and containers for ``profile``."""
+    """Decide between Lambda and containers for ``profile``.
+
+    With no hard blocker, both sides are priced for the peak the traffic
+    pattern implies, and the cheaper one wins.
+    """
     blockers = find_blockers(profile)
-    costs = estimate(profile.cost_inputs())
-    container_cheaper = _container_is_cheaper(costs)
+    costs = estimate(profile.cost_inputs(blockers[0].message if blockers else None))
+    lam, asg = costs.option("lambda"), costs.option("ec2-asg")
     if blockers:
         compute: Compute = "container"
         reasons = [f"Lambda is ruled out by {len(blockers)} hard limit(s), listed above."]
-    elif profile.traffic_pattern == "steady" and container_cheaper:
+    elif asg.available and asg.monthly_usd < lam.monthly_usd:
         compute = "container"
-        reasons = [
-            "Traffic is steady and above the break-even: instances running around the "
-            "clock cost less than paying per request."
-        ]
-    elif profile.traffic_pattern == "steady":
-        compute = "lambda"
-        reasons = [
-            "Traffic is steady but below the break-even, so per-request billing is still "
-            "cheaper; re-run the checklist (scaffold update --data requests_per_month=...) "
-            "when it grows."
-        ]
+        reasons = [_container_reason(profile, costs)]
     else:
         compute = "lambda"
-        reasons = [
-            "Traffic is spiky or unpredictable: Lambda scales to zero between bursts and "
-            "bills per request, while instances are paid for around the clock and must be "
-            "sized for the peaks."
-        ]
+        reasons = [_lambda_reason(profile, costs)]
+    reasons.extend(_contradictions(profile, costs))
     reasons.extend(_cost_reasons(costs))
     # Cold starts matter where a caller waits for the answer; an event or a
     # scheduled run does not notice 200 ms to 2 s more.
     waits = compute == "lambda" and profile.synchronous
     mitigations = _mitigations(profile, costs) if waits else ()
-    return Recommendation(compute, blockers, tuple(reasons), tuple(mitigations), costs)
+    return Recommendation(
+        compute, blockers, tuple(reasons), tuple(mitigations), costs, _capacity(profile, costs)
+    )
+
+
+def _capacity(profile: WorkloadProfile, costs: CostReport) -> CapacityPlan | None:
+    instances = costs.option("ec2-asg").fleet
+    if instances is None:
+        return None
+    fargate = costs.option("fargate")
+    return plan_project(
+        costs.inputs.demand,
+        shape=profile.shape,
+        max_duration_seconds=profile.max_duration_seconds,
+        instances=instances,
+        fargate=fargate.fleet if fargate.available else None,
+        provisioned_concurrency=profile.warm_environments,
+    )
 
 
 def check_compute(recommendation: Recommendation, compute: str) -> None:
@@ -344,28 +392,93 @@ def _workload(p: WorkloadProfile) -> Blocker | None:
     return Blocker("workload", hint) if hint else None
 
 
-def _container_is_cheaper(costs: CostReport) -> bool:
-    return costs.option("ec2-asg").monthly_usd < costs.option("lambda").monthly_usd
+def _peak(costs: CostReport) -> str:
+    demand = costs.inputs.demand
+    return (
+        f"{_rate(demand.peak_rps)} requests/s at the planned peak, "
+        f"{demand.peak_to_average:g}x the average for {costs.inputs.traffic_pattern} traffic"
+    )
+
+
+def _container_reason(profile: WorkloadProfile, costs: CostReport) -> str:
+    sized = f"sized for its peak ({_peak(costs)}: {_what(costs.option('ec2-asg'))})"
+    if profile.traffic_pattern == "steady":
+        return (
+            f"Traffic is steady and above the break-even: the container project, {sized}, "
+            "costs less running around the clock than paying per request."
+        )
+    return (
+        f"Traffic is spiky, but even {sized} the container project costs less than Lambda "
+        "at this volume."
+    )
+
+
+def _lambda_reason(profile: WorkloadProfile, costs: CostReport) -> str:
+    if profile.traffic_pattern == "steady":
+        return (
+            "Traffic is steady but below the break-even, so per-request billing is still "
+            "cheaper; re-run the checklist (scaffold update --data requests_per_month=...) "
+            "when it grows."
+        )
+    return (
+        "Traffic is spiky or unpredictable: Lambda scales to zero between bursts and bills "
+        f"per request, while instances are paid for around the clock and must hold the "
+        f"peaks ({_peak(costs)})."
+    )
+
+
+def _contradictions(profile: WorkloadProfile, costs: CostReport) -> list[str]:
+    """Answers that pull against each other, said so."""
+    average = costs.inputs.demand.average_rps
+    busy = fact("traffic.busy_spiky_rps")
+    if profile.traffic_pattern != "spiky" or average < busy or profile.peak_to_average:
+        return []
+    return [
+        f"These answers pull apart: traffic that averages {_rate(average)} requests/s is "
+        f"never idle, yet it is called spiky. If it arrives at a similar rate around the "
+        "clock, answer traffic_pattern=steady; if its bursts really reach "
+        f"{costs.inputs.demand.peak_to_average:g}x that, keep it, or set peak_to_average "
+        "to the ratio you see."
+    ]
 
 
 def _cost_reasons(costs: CostReport) -> list[str]:
     lam, asg, single = (costs.option(i) for i in ("lambda", "ec2-asg", "ec2-single"))
     volume = costs.inputs.requests_per_month
+    lambda_part = f"Lambda costs {_usd(lam.monthly_usd)}/month" + (
+        "" if lam.available else " but cannot serve it"
+    )
+    single_part = (
+        f"one bare instance would cost {_usd(single.monthly_usd)} but is not highly available"
+        if single.available
+        else f"one bare instance cannot serve it ({single.unavailable_reason})"
+    )
     reasons = [
-        f"At {volume:,.0f} requests/month: Lambda costs {_usd(lam.monthly_usd)}/month; "
-        f"the container project we generate costs {_usd(asg.monthly_usd)}; one bare "
-        f"instance would cost {_usd(single.monthly_usd)} but is not highly available."
+        f"At {volume:,.0f} requests/month: {lambda_part}; the container project we generate "
+        f"costs {_usd(asg.monthly_usd)} ({_what(asg)}); {single_part}."
     ]
+    if not lam.available:
+        return reasons
     asg_even = costs.break_even_requests_per_month["ec2-asg"]
     single_even = costs.break_even_requests_per_month["ec2-single"]
     if asg_even is None:
         reasons.append("Lambda stays cheaper than the container project at any volume.")
     else:
+        single_part = (
+            f" (one bare instance: above {_count(single_even)})" if single.available else ""
+        )
         reasons.append(
-            f"Break-even: the container project is cheaper above {asg_even:,} requests/month "
-            f"(one bare instance: above {_count(single_even)})."
+            f"Break-even: the container project is cheaper above {asg_even:,} "
+            f"requests/month{single_part}."
         )
     return reasons
+
+
+def _what(option: OptionCost) -> str:
+    fleet = option.fleet
+    if fleet is None:
+        return option.unavailable_reason or option.label
+    return f"{fleet.count}x {fleet.size}"
 
 
 def _mitigations(profile: WorkloadProfile, costs: CostReport) -> list[str]:
@@ -380,11 +493,12 @@ def _mitigations(profile: WorkloadProfile, costs: CostReport) -> list[str]:
     ]
     if profile.wants_provisioned_concurrency:
         warm = sum(usd for item, usd in lam.breakdown if item == "provisioned concurrency")
-        average = profile.requests_per_month / (730 * 3600) * profile.avg_duration_ms / 1000
+        demand = costs.inputs.demand
         items.append(
             f"Provisioned concurrency: {profile.provisioned_concurrency} warm environment(s) "
             f"on a live alias cost {_usd(warm)}/month on top of requests; average "
-            f"concurrency here is {average:.2f}, so size it to your peak."
+            f"concurrency here is {demand.average_concurrency:.2f} and "
+            f"{demand.peak_concurrency:.2f} at the planned peak, so size it to your peak."
         )
         items.append(
             "SnapStart (Python 3.12+) cannot be combined with provisioned concurrency, so "
@@ -404,3 +518,9 @@ def _usd(amount: float) -> str:
 
 def _count(value: int | None) -> str:
     return "never" if value is None else f"{value:,}"
+
+
+def _rate(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if value >= 1 else f"{value:.2g}"

@@ -13,7 +13,13 @@ from infra_scaffold.contract import COMPUTED_ANSWERS, load_contract
 from infra_scaffold.decision import Recommendation
 from infra_scaffold.plan import Plan, check_given, make_plan
 from infra_scaffold.render import ANSWERS_FILE, Rendered, check_destination, render_project
-from infra_scaffold.report import VERDICT, choice_note, summary_lines, terminal_width
+from infra_scaffold.report import (
+    VERDICT,
+    choice_note,
+    cost_table_lines,
+    summary_lines,
+    terminal_width,
+)
 from infra_scaffold.signals import Terminated
 from infra_scaffold.sources import resolve_source
 
@@ -76,18 +82,27 @@ def _run(
         given.setdefault("project_name", dest.name)
     # Every wrong value (and, when nobody can be asked, every missing answer) at once.
     check_given(contract, given, complete=not interactive and not defaults)
+    shown: list[Recommendation] = []
     if interactive:
         from infra_scaffold import prompts  # noqa: PLC0415 - questionary only when asking
 
-        answers = prompts.interview(
-            contract, given, _show, default_name=dest.name if dest else None
-        )
+        def show(recommendation: Recommendation) -> None:
+            shown.append(recommendation)
+            _show(recommendation)
+
+        answers = prompts.interview(contract, given, show, default_name=dest.name if dest else None)
     else:
         answers = given
     plan = make_plan(contract, answers)
     dest = dest or Path(str(plan.answers["project_name"]))
     check_destination(dest)
     if interactive:
+        if shown and _prices(shown[-1]) != _prices(plan.recommendation):
+            # A later answer (the instance type) changed what the panel showed.
+            width = terminal_width()
+            lines = ["", "Monthly cost with the answers as given:"]
+            lines += cost_table_lines(plan.recommendation.costs, width)
+            typer.echo("\n".join(lines))
         typer.echo(_summary(plan, dest))
         if not prompts.confirm(f"Create {dest}?"):
             raise KeyboardInterrupt
@@ -100,6 +115,10 @@ def _show(recommendation: Recommendation) -> None:
     """The recommendation before the compute menu: short, so that its headline
     is still on an 80x24 screen when the menu appears."""
     typer.echo("\n".join(["", *summary_lines(recommendation, terminal_width() - 2)]))
+
+
+def _prices(recommendation: Recommendation) -> list[tuple[str, float, str]]:
+    return [(o.id, o.monthly_usd, o.label) for o in recommendation.costs.options]
 
 
 def _summary(plan: Plan, dest: Path) -> str:

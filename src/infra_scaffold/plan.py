@@ -2,14 +2,16 @@
 
 Collect (prompts or ``--data``) → :func:`make_plan` → render. The plan holds
 every answer copier records, ``compute`` defaulting to the recommendation,
-``decision_record`` filled in and, where the template has it, the first entry
-of ``decision_history`` (ADR 0001), so rendering needs no further decisions.
+``instance_type`` to the capacity plan's, and ``decision_record``,
+``capacity_plan`` and, where the template has it, the first entry of
+``decision_history`` (ADR 0001) filled in, so rendering needs no further
+decisions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from infra_scaffold.contract import COMPUTED_ANSWERS, Contract, cast_answer
@@ -21,6 +23,7 @@ from infra_scaffold.decision import (
     recommend,
 )
 from infra_scaffold.errors import (
+    AnswerError,
     AnswerProblems,
     ConfigError,
     MissingAnswerError,
@@ -39,7 +42,8 @@ class Plan:
     """Everything needed to render one project."""
 
     answers: Mapping[str, Any]
-    """Every answer to record, ``decision_record`` (and ``decision_history``) included."""
+    """Every answer to record, ``decision_record``, ``capacity_plan`` (and
+    ``decision_history``) included."""
     recommendation: Recommendation
     """What the checklist recommends (``answers['compute']`` may differ if allowed)."""
 
@@ -48,15 +52,21 @@ def recommend_for(contract: Contract, given: Mapping[str, Any]) -> Recommendatio
     """Resolve the checklist answers in ``given`` (defaults for the rest) and decide.
 
     A ``compute`` in ``given`` that a hard blocker rules out is refused with
-    the blocker's sentence (ComputeForbiddenError), wherever it is given.
+    the blocker's sentence (ComputeForbiddenError), wherever it is given. An
+    ``instance_type`` not given is left to the capacity plan (the cheapest
+    fleet that serves the peak).
     """
+    keys = tuple(k for k in PROFILE_KEYS if k != "instance_type" or k in given)
     checklist = contract.resolve(
-        {k: v for k, v in given.items() if k in PROFILE_KEYS},
-        only=PROFILE_KEYS,
+        {k: v for k, v in given.items() if k in keys},
+        only=keys,
         required=("workload",),
         respect_when=False,
     )
-    recommendation = recommend(WorkloadProfile.from_answers(checklist))
+    profile = WorkloadProfile.from_answers(checklist)
+    # A fork may offer fewer instance types than the catalogue: plan among its own.
+    offered = tuple(str(v) for v in contract.question("instance_type").choice_values)
+    recommendation = recommend(replace(profile, offered_instance_types=offered))
     if "compute" in given:
         check_compute(recommendation, cast_answer(contract.question("compute"), given["compute"]))
     return recommendation
@@ -67,14 +77,23 @@ def make_plan(contract: Contract, given: Mapping[str, Any]) -> Plan:
 
     ``compute`` defaults to the recommendation; an explicit ``compute`` that a
     hard blocker rules out is refused with the blocker's sentence.
+    ``instance_type`` defaults to the capacity plan's.
     """
     recommendation = recommend_for(contract, given)
+    capacity = recommendation.capacity
+    if capacity is None:  # the validators refuse such answers first; a fork may not
+        reason = recommendation.costs.option("ec2-asg").unavailable_reason
+        raise AnswerError("instance_type", reason or "no instance type holds one request")
     compute = recommendation.compute
     if "compute" in given:
         compute = cast_answer(contract.question("compute"), given["compute"])
-    answers = contract.resolve({**given, "compute": compute}, required=REQUIRED_KEYS)
+    planned = {"compute": compute, "instance_type": capacity.instances.size}
+    answers = contract.resolve({**planned, **given, "compute": compute}, required=REQUIRED_KEYS)
     answers["decision_record"] = recommendation.record()
-    if any(q.name == HISTORY for q in contract.questions):  # not in 0.1.0 and 0.2.0
+    asked = {q.name for q in contract.questions}
+    if "capacity_plan" in asked:  # not in releases before 0.4.0
+        answers["capacity_plan"] = capacity.record()
+    if HISTORY in asked:  # not in 0.1.0 to 0.3.0
         answers[HISTORY] = first_history(answers, answers["decision_record"])
     return Plan(answers=answers, recommendation=recommendation)
 

@@ -3,9 +3,11 @@
 Order: project name → workload → the checklist questions that matter for that
 workload (with its defaults) → the recommendation summary → the compute menu
 (it repeats the recommendation, marks the recommended choice and defaults to
-it; a choice a blocker rules out is refused with the
-blocker's sentence) → the remaining options. Answers already given
-with ``--data`` are not asked again. Ctrl-C raises KeyboardInterrupt.
+it; a choice a blocker rules out is refused with the blocker's sentence) →
+the remaining options (the instance type defaults to the capacity plan's; one
+that cannot hold a request is refused with the reason and asked again).
+Answers already given with ``--data`` are not asked again. Ctrl-C raises
+KeyboardInterrupt.
 """
 
 from __future__ import annotations
@@ -59,11 +61,14 @@ def interview(
     if "compute" not in answers:
         compute = contract.question("compute")
         answers["compute"] = _ask_compute(contract, compute, answers, recommendation)
+    capacity = recommendation.capacity
+    planned = {"instance_type": capacity.instances.size} if capacity else {}
     for question in rest:
         if question.name in answers or question.name in COMPUTED_ANSWERS:
             continue
         if contract.applies(question, answers) and contract.asks(question, answers):
-            answers[question.name] = _ask(contract, question, answers)
+            default = planned.get(question.name)
+            answers[question.name] = _ask(contract, question, answers, default)
     return answers
 
 
@@ -121,10 +126,17 @@ def _ask(
         choices = [
             questionary.Choice(title=label, value=value) for label, value in question.choices
         ]
-        start = default if default in question.choice_values else None
-        return questionary.select(
-            message, choices=choices, default=start, instruction=instruction
-        ).unsafe_ask()
+        while True:  # a menu cannot validate as it goes: check the choice, ask again
+            start = default if default in question.choice_values else None
+            choice = questionary.select(
+                message, choices=choices, default=start, instruction=instruction
+            ).unsafe_ask()
+            try:
+                contract.check(question, choice, answers)
+            except AnswerError as error:
+                questionary.print(f"  {error.rule}", style="fg:ansired")
+                continue
+            return choice
 
     def validate(text: str) -> bool | str:
         try:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import shutil
 import textwrap
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from infra_scaffold.chart import Series, render_chart
-from infra_scaffold.cost import CostReport, price_option
+from infra_scaffold.cost import CostReport, OptionCost, monthly_at
 from infra_scaffold.decision import Recommendation
 
 __all__ = [
@@ -102,14 +103,24 @@ def cost_table_lines(report: CostReport, width: int) -> list[str]:
     head = f"{'option':<11}{'USD/month':>11}  {'cheaper than Lambda above':>25}  what"
     lines = [head, "-" * min(width, len(head) + 30)]
     label_width = max(20, width - 51)
+    compared = report.option("lambda").available  # no break-even against what cannot run
     for option in report.options:
         even = _volume(report.break_even_requests_per_month.get(option.id, "-"))
+        usd = _usd(option.monthly_usd)
+        if not compared:
+            even = "-"
+        if not option.available:
+            even, usd = "-", "unavailable"
         label = textwrap.wrap(option.label, label_width) or [""]
-        lines.append(f"{option.id:<11}{_usd(option.monthly_usd):>11}  {even:>25}  {label[0]}")
+        lines.append(f"{option.id:<11}{usd:>11}  {even:>25}  {label[0]}")
         lines.extend(f"{'':<51}{rest}" for rest in label[1:])
     lines.append("")
     for option in report.options:
         parts = " + ".join(f"{item} {_usd(usd)}" for item, usd in option.breakdown)
+        if not option.available:
+            parts = f"unavailable: {option.unavailable_reason}" + (
+                f" (it would cost {parts})" if parts else ""
+            )
         lines.extend(textwrap.wrap(f"{option.id}: {parts}", width, subsequent_indent="    "))
     return lines
 
@@ -125,13 +136,17 @@ def _assumptions(report: CostReport, width: int) -> list[str]:
 
 
 def _series(report: CostReport) -> list[Series]:
-    def at(option_id: str) -> Callable[[float], float]:
-        return lambda requests: price_option(report.inputs.at(requests), option_id).monthly_usd
+    def at(option: OptionCost) -> Callable[[float], float | None]:
+        if option.id == "ec2-single" and option.fleet is not None:
+            option = replace(option, unavailable_reason=None)  # drawn where it holds the load
+        return lambda requests: monthly_at(report.inputs, option, requests)
 
-    # Lambda last: it is the line every other one is compared with.
+    # Lambda last: it is the line every other one is compared with. An option
+    # that cannot serve this workload at all is left out.
     return [
-        Series(_MARKS.get(option.id, "?"), f"{option.id}: {option.label}", at(option.id))
+        Series(_MARKS.get(option.id, "?"), f"{option.id}: {option.label}", at(option))
         for option in sorted(report.options, key=lambda o: o.id == "lambda")
+        if option.available or (option.id == "ec2-single" and option.fleet is not None)
     ]
 
 

@@ -204,7 +204,20 @@ def _plan(recorded: Mapping[str, Any], given: Mapping[str, Any], upstream: Upstr
     }
     known = set(contract.keys)
     current = {k: v for k, v in current.items() if k in known}  # dropped by the new release
-    return make_plan(contract, {**current, **given})
+    try:
+        return make_plan(contract, {**current, **given})
+    except AnswerError as error:
+        if error.key != "instance_type" or "instance_type" in given:
+            raise
+        # The recorded type no longer holds one request (new answers, or rules
+        # the project predates): name the type the plan would choose.
+        others = {k: v for k, v in {**current, **given}.items() if k != "instance_type"}
+        choice = make_plan(contract, others).answers.get("instance_type")
+        raise AnswerError(
+            "instance_type",
+            f"{error.rule}; pass --data instance_type={choice} (the plan's choice) or another "
+            "that holds one request",
+        ) from None
 
 
 def _check_direction(old: str, new: str) -> None:
@@ -225,6 +238,17 @@ def _data(
 ) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
     """The answers to pass to copier, and the decision history if a record was added."""
     data = {key: plan.answers[key] for key in given if key in plan.answers}
+    recorded = project.recorded
+    planned_type = plan.answers.get("instance_type")
+    if planned_type is not None and recorded.get("instance_type") != planned_type:
+        # Moving to containers: the plan's type, not copier's one-request default.
+        data["instance_type"] = planned_type
+    if "capacity_plan" in plan.answers and (
+        data or not (recorded.get("capacity_plan") or {}).get("sized")
+    ):
+        # New answers, or a project made before capacity plans (or by plain
+        # copier): size it now. The decision record follows (below).
+        data["capacity_plan"] = plan.answers["capacity_plan"]
     if records.HISTORY not in plan.answers:  # a target release without decision records
         if data:
             data["decision_record"] = plan.answers["decision_record"]
