@@ -344,7 +344,7 @@ def test_a_project_without_a_sized_plan_gets_one_from_scaffold_update(
     assert plan["schedule_expression"] == "rate(1 hour)"  # 730 runs a month
 
 
-def test_an_instance_type_the_new_answers_outgrow_is_refused_with_the_plan_s_choice(
+def test_a_recorded_instance_type_the_new_answers_outgrow_gives_way_to_the_plan_s_choice(
     scaffold, tmp_path, template_repo
 ):
     from infra_scaffold.contract import load_contract
@@ -356,13 +356,29 @@ def test_an_instance_type_the_new_answers_outgrow_is_refused_with_the_plan_s_cho
     recorded = answers(project)["instance_type"]
     given = {"project_name": "small-jobs", "workload": "worker", "memory_mb": 8192}
     choice = make_plan(load_contract(template_repo), given).answers["instance_type"]
+    assert choice != recorded
 
     result = scaffold("update", str(project), "--data", "memory_mb=8192")
 
+    assert result.returncode == 0, result.stderr
+    notice = " ".join(result.stdout.split())
+    assert f"instance_type: {recorded} -> {choice}: {recorded} cannot hold one request" in notice
+    assert answers(project)["instance_type"] == choice
+    assert answers(project)["capacity_plan"]["instances"]["instance_type"] == choice
+
+
+def test_an_instance_type_given_that_cannot_hold_a_request_is_refused(
+    scaffold, tmp_path, template_repo
+):
+    project = new_project(scaffold, tmp_path, "tiny-jobs", template_repo, "workload=worker")
+
+    result = scaffold(
+        "update", str(project), "--data", "memory_mb=8192", "--data", "instance_type=t4g.small"
+    )
+
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
-    assert f"instance_type: {recorded} cannot hold one request (8192 MB" in result.stderr
-    assert f"--data instance_type={choice} (the plan's choice)" in result.stderr
+    assert "instance_type: t4g.small cannot hold one request (8192 MB" in result.stderr
     assert git("status", "--porcelain", cwd=project) == ""
 
 

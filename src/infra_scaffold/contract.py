@@ -18,7 +18,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from infra_scaffold.capacity import Demand, InstanceType, duration_refusal, misfit, nothing_fits
+from infra_scaffold.capacity import (
+    CATALOGUE,
+    Demand,
+    InstanceType,
+    duration_refusal,
+    misfit,
+    nothing_fits,
+)
 from infra_scaffold.errors import AnswerError, ConfigError, MissingAnswerError, raise_problems
 from infra_scaffold.numbers import parse_whole
 
@@ -351,14 +358,16 @@ def _check_cross_rules(
         raise AnswerError(
             name, "GPU projects are the ml_inference workload; choose workload=ml_inference"
         )
-    if name == "max_duration_seconds" and isinstance(workload, str):
-        refusal = duration_refusal(_shape(contract, workload), value)
-        if refusal:
-            raise AnswerError(name, refusal)
     if name == "avg_duration_ms" and "max_duration_seconds" in answers:
         ceiling = answers["max_duration_seconds"] * 1000
         if value > ceiling:
             raise AnswerError(name, f"must not exceed max_duration_seconds ({ceiling} ms)")
+    if "capacity_facts" not in contract.tables:
+        return  # a release before capacity plans (0.1.0 to 0.3.0) had none of the rules below
+    if name == "max_duration_seconds" and isinstance(workload, str):
+        refusal = duration_refusal(_shape(contract, workload), value)
+        if refusal:
+            raise AnswerError(name, refusal)
     if name == "memory_mb":
         _check_some_instance_fits(contract, value, answers)
     if name == "instance_type" and "memory_mb" in answers:
@@ -383,19 +392,29 @@ def _demand(contract: Contract, answers: Mapping[str, Any], memory_mb: int) -> D
 
 
 def _catalogue(contract: Contract) -> list[InstanceType]:
-    """``copier.yml``'s instance types, as the capacity plan reads them."""
-    return [
-        InstanceType(
-            name=name,
-            vcpus=row["vcpus"],
-            memory_mb=row["memory_mb"],
-            architecture=row["architecture"],
-            usd_per_hour=0.0,
-            baseline=row.get("baseline"),
-            gpus=1 if row["gpu"] else 0,
-        )
-        for name, row in contract.table("instance_types").items()
-    ]
+    """``copier.yml``'s instance types, as the capacity plan reads them.
+
+    Releases before capacity plans (0.1.0 to 0.3.0) list only each type's
+    architecture and GPU: their sizes come from the package's catalogue.
+    """
+    known = {row.name: row for row in CATALOGUE}
+    catalogue = []
+    for name, row in contract.table("instance_types").items():
+        if "vcpus" in row and "memory_mb" in row:
+            catalogue.append(
+                InstanceType(
+                    name=name,
+                    vcpus=row["vcpus"],
+                    memory_mb=row["memory_mb"],
+                    architecture=row["architecture"],
+                    usd_per_hour=0.0,
+                    baseline=row.get("baseline"),
+                    gpus=1 if row["gpu"] else 0,
+                )
+            )
+        elif name in known:
+            catalogue.append(known[name])
+    return catalogue
 
 
 def _check_instance_fits(contract: Contract, value: str, answers: Mapping[str, Any]) -> None:

@@ -462,7 +462,9 @@ def _cost_reasons(costs: CostReport) -> list[str]:
     asg_even = costs.break_even_requests_per_month["ec2-asg"]
     single_even = costs.break_even_requests_per_month["ec2-single"]
     if asg_even is None:
-        reasons.append("Lambda stays cheaper than the container project at any volume.")
+        reasons.append(
+            "Break-even: none; Lambda stays cheaper than the container project at any volume."
+        )
     else:
         single_part = (
             f" (one bare instance: above {_count(single_even)})" if single.available else ""

@@ -81,17 +81,20 @@ def make_plan(contract: Contract, given: Mapping[str, Any]) -> Plan:
     """
     recommendation = recommend_for(contract, given)
     capacity = recommendation.capacity
-    if capacity is None:  # the validators refuse such answers first; a fork may not
+    asked = {q.name for q in contract.questions}
+    sized = "capacity_plan" in asked  # not in releases before 0.4.0
+    if capacity is None and sized:  # the validators refuse such answers first; a fork may not
         reason = recommendation.costs.option("ec2-asg").unavailable_reason
         raise AnswerError("instance_type", reason or "no instance type holds one request")
     compute = recommendation.compute
     if "compute" in given:
         compute = cast_answer(contract.question("compute"), given["compute"])
-    planned = {"compute": compute, "instance_type": capacity.instances.size}
+    planned: dict[str, Any] = {"compute": compute}
+    if capacity is not None:
+        planned["instance_type"] = capacity.instances.size
     answers = contract.resolve({**planned, **given, "compute": compute}, required=REQUIRED_KEYS)
     answers["decision_record"] = recommendation.record()
-    asked = {q.name for q in contract.questions}
-    if "capacity_plan" in asked:  # not in releases before 0.4.0
+    if capacity is not None and sized:
         answers["capacity_plan"] = capacity.record()
     if HISTORY in asked:  # not in 0.1.0 to 0.3.0
         answers[HISTORY] = first_history(answers, answers["decision_record"])

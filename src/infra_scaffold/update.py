@@ -76,7 +76,7 @@ def run(
     with open_upstream(
         str(recorded["_src_path"]), str(recorded.get("_commit", "")), template, vcs_ref
     ) as upstream:
-        plan = _plan(recorded, given, upstream)
+        plan, notice = _plan(recorded, given, upstream)
         data, added = _data(project, given, plan)
         head = _git(project.top, "rev-parse", "HEAD").strip()
         try:
@@ -92,6 +92,8 @@ def run(
             raise
     outcome = _outcome(project, recorded.get("_commit"))
     typer.echo("\n".join(_summary(project.root, outcome, upstream)))
+    if notice:
+        typer.echo("\n" + notice)
     if added:
         typer.echo("\n" + _record_note(added))
     advice = switch_advice(plan.recommendation, str(plan.answers["compute"]), project.root)
@@ -195,8 +197,16 @@ def _check_given(given: Mapping[str, Any], recorded: Mapping[str, Any], *, stric
             raise
 
 
-def _plan(recorded: Mapping[str, Any], given: Mapping[str, Any], upstream: Upstream) -> Plan:
-    """Check the recorded answers with the new ones against the target release."""
+def _plan(
+    recorded: Mapping[str, Any], given: Mapping[str, Any], upstream: Upstream
+) -> tuple[Plan, str | None]:
+    """Check the recorded answers with the new ones against the target release.
+
+    Returns the plan, and a notice when the recorded instance type no longer
+    holds one request (new answers, or rules the project predates) and the
+    plan's choice replaces it. An ``instance_type`` given now is never replaced:
+    it is refused with the reason.
+    """
     _check_direction(str(recorded["_commit"]), upstream.ref)
     contract = load_contract(upstream.questions)
     current = {
@@ -205,19 +215,18 @@ def _plan(recorded: Mapping[str, Any], given: Mapping[str, Any], upstream: Upstr
     known = set(contract.keys)
     current = {k: v for k, v in current.items() if k in known}  # dropped by the new release
     try:
-        return make_plan(contract, {**current, **given})
+        return make_plan(contract, {**current, **given}), None
     except AnswerError as error:
         if error.key != "instance_type" or "instance_type" in given:
             raise
-        # The recorded type no longer holds one request (new answers, or rules
-        # the project predates): name the type the plan would choose.
         others = {k: v for k, v in {**current, **given}.items() if k != "instance_type"}
-        choice = make_plan(contract, others).answers.get("instance_type")
-        raise AnswerError(
-            "instance_type",
-            f"{error.rule}; pass --data instance_type={choice} (the plan's choice) or another "
-            "that holds one request",
-        ) from None
+        plan = make_plan(contract, others)
+        notice = (
+            f"instance_type: {current['instance_type']} -> {plan.answers['instance_type']}: "
+            f"{error.rule}. The plan's choice replaces it (review it in `git diff`); "
+            "to choose another: scaffold update --data instance_type=TYPE"
+        )
+        return plan, notice
 
 
 def _check_direction(old: str, new: str) -> None:
