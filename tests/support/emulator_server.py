@@ -1,0 +1,50 @@
+"""Run moto's server with the harness's fixes for emulator gaps (never the project's).
+
+    python tests/support/emulator_server.py -H 127.0.0.1 -p PORT
+
+Each patch closes one gap listed in ``tests/test_deploy.py`` (EMULATOR_GAPS):
+
+- SQS: moto stores a queue's ``RedriveAllowPolicy`` but never returns it, so the AWS
+  provider waits forever for ``aws_sqs_queue_redrive_allow_policy`` to appear.
+  The patch returns it (and accepts its name in GetQueueAttributes).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def _return_redrive_allow_policy() -> None:
+    from moto.sqs.models import Queue
+
+    name = "RedriveAllowPolicy"
+    original = Queue.attributes.fget
+    assert original is not None
+
+    def attributes(self: Any) -> dict[str, Any]:
+        result: dict[str, Any] = original(self)
+        value = getattr(self, "redrive_allow_policy", None)
+        if value is None:
+            result.pop(name, None)
+        else:
+            result[name] = value if isinstance(value, str) else json.dumps(value)
+        return result
+
+    Queue.redrive_allow_policy = None  # type: ignore[attr-defined]
+    Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
+    if name not in Queue.BASE_ATTRIBUTES:  # GetQueueAttributes refuses names not listed
+        Queue.BASE_ATTRIBUTES = [*Queue.BASE_ATTRIBUTES, name]
+
+
+def main() -> None:
+    """Patch, then hand over to moto's own server entry point."""
+    _return_redrive_allow_policy()
+    from moto.server import main as serve
+
+    serve(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
