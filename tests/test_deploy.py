@@ -82,6 +82,11 @@ EMULATOR_GAPS: Final = {
         "support/emulator_server.py returns a queue's RedriveAllowPolicy",
         "moto stores it but never returns it; the provider waits for it forever",
     ),
+    "s3-deny-conditions": (
+        "support/emulator_server.py: a Deny limited to plain HTTP (aws:SecureTransport"
+        " false) denies nothing, as for the provider's TLS requests to AWS",
+        "moto denies every object operation on a bucket whose policy denies plain HTTP",
+    ),
     "iam-managed-policies": (
         "server setting MOTO_IAM_LOAD_MANAGED_POLICIES=true",
         "moto knows AWS managed policies (AmazonSSMManagedInstanceCore) only with it",

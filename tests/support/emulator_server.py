@@ -7,6 +7,11 @@ Each patch closes one gap listed in ``tests/test_deploy.py`` (EMULATOR_GAPS):
 - SQS: moto stores a queue's ``RedriveAllowPolicy`` but never returns it, so the AWS
   provider waits forever for ``aws_sqs_queue_redrive_allow_policy`` to appear.
   The patch returns it (and accepts its name in GetQueueAttributes).
+- S3 bucket policies: moto treats a Deny statement whose condition does not match
+  as a denial, and knows no ``aws:SecureTransport``, so a bucket policy that denies
+  plain HTTP (every generated bucket has one) denies every object operation. The
+  patch reads ``aws:SecureTransport`` as AWS would for the provider (always TLS):
+  a Deny limited to plain HTTP denies nothing.
 """
 
 from __future__ import annotations
@@ -38,9 +43,32 @@ def _return_redrive_allow_policy() -> None:
         Queue.BASE_ATTRIBUTES = [*Queue.BASE_ATTRIBUTES, name]
 
 
+def _deny_only_when_the_condition_matches() -> None:
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    original = IAMPolicyStatement.is_action_permitted
+
+    def is_action_permitted(
+        self: Any,
+        action: str,
+        resource: str = "*",
+        principal: str | None = None,
+        incoming_condition_values: dict[str, str] | None = None,
+    ) -> PermissionResult:
+        statement = self._statement
+        secure = statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")
+        # The provider reaches AWS over TLS only, so aws:SecureTransport is "true".
+        if statement.get("Effect") == "Deny" and secure is not None and str(secure) != "true":
+            return PermissionResult.NEUTRAL
+        return original(self, action, resource, principal, incoming_condition_values)
+
+    IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
+
+
 def main() -> None:
     """Patch, then hand over to moto's own server entry point."""
     _return_redrive_allow_policy()
+    _deny_only_when_the_condition_matches()
     from moto.server import main as serve
 
     serve(sys.argv[1:])

@@ -4,7 +4,7 @@ Why policy_sentry rather than parliament: both ship an offline copy of AWS's
 Service Authorization Reference (every action, the resource types it supports and
 their ARN formats), but policy_sentry refreshes its copy with every release (0.15.2,
 2026) and exposes the two look-ups this check needs (an action's resource ARN
-formats; the formats an ARN matches), while parliament's last release (1.6.4, 2025)
+formats; the service's action list), while parliament's last release (1.6.4, 2025)
 lags its own catalogue updates by months and would call newer actions unknown.
 
 A finding is one line: an action AWS does not know (a typo, a renamed action), or an
@@ -17,11 +17,11 @@ from __future__ import annotations
 import fnmatch
 import functools
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from policy_sentry.querying.actions import get_action_data
-from policy_sentry.querying.arns import get_matching_raw_arns
 from policy_sentry.shared.iam_data import get_service_prefix_data
 
 #: Where a policy document can sit in a Terraform resource's attributes.
@@ -44,6 +44,7 @@ def _service_actions(prefix: str) -> tuple[str, ...]:
 def _arn_formats(action: str) -> frozenset[str] | None:
     """The raw ARN formats ``action`` accepts (``{"*"}``: no resource type); None if unknown."""
     prefix, _, name = action.partition(":")
+    prefix = prefix.lower()  # IAM reads action names case-insensitively ("SNS:Publish")
     data = get_action_data(prefix, name)
     if not data or not data.get(prefix):
         return None
@@ -56,16 +57,38 @@ def _expand(action: str) -> list[str]:
     return [a for a in _service_actions(prefix) if fnmatch.fnmatchcase(a, action.lower())]
 
 
+def _patterns_overlap(left: str, right: str) -> bool:
+    """Whether some string matches both patterns (``*`` matches any run of characters)."""
+
+    @functools.cache
+    def step(i: int, j: int) -> bool:
+        if i == len(left) and j == len(right):
+            return True
+        if i < len(left) and left[i] == "*":
+            return step(i + 1, j) or (j < len(right) and step(i, j + 1))
+        if j < len(right) and right[j] == "*":
+            return step(i, j + 1) or (i < len(left) and step(i + 1, j))
+        return i < len(left) and j < len(right) and left[i] == right[j] and step(i + 1, j + 1)
+
+    return step(0, 0)
+
+
 def _resource_matches(resource: str, formats: frozenset[str]) -> bool:
-    if resource == "*" or "*" in formats and len(formats) == 1 and resource == "*":
+    """Whether a policy's resource (IAM wildcards ``*``/``?``) can name a resource of
+    one of the ARN formats (``${Variable}`` stands for any name).
+
+    An overlap test rather than policy_sentry's own ARN matcher: that one reads a
+    policy's ``*`` literally, so ``log-group:NAME:*`` (which IAM matches against the
+    group's ``log-group:NAME:log-stream:S`` ARNs) would look like a mismatch.
+    """
+    if resource == "*":
         return True
     if formats == frozenset({"*"}):
         return False
-    try:
-        matching = set(get_matching_raw_arns(resource))
-    except Exception:  # policy_sentry raises a bare Exception for an ARN it cannot parse
-        return False
-    return bool(matching & formats)
+    pattern = resource.replace("?", "*")
+    return any(
+        _patterns_overlap(pattern, re.sub(r"\$\{[^}]+\}", "*", raw)) for raw in formats
+    )
 
 
 def statement_findings(statement: dict[str, Any], where: str) -> list[str]:
@@ -78,7 +101,7 @@ def statement_findings(statement: dict[str, Any], where: str) -> list[str]:
             if action != "*":
                 findings.append(f"{where}: {action!r} is not an action")
             continue
-        known = _expand(action) if "*" in action or "?" in action else [action]
+        known = _expand(action) if "*" in action or "?" in action else [action.lower()]
         formats = [_arn_formats(name) for name in known]
         if not known or any(f is None for f in formats):
             findings.append(f"{where}: {action} is not an action AWS knows")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 import tomllib
 import zipfile
 from collections.abc import Callable, Iterator
@@ -272,3 +273,105 @@ def structured_files(project: Path) -> list[Path]:
         for path in project.rglob("*")
         if path.is_file() and path.suffix in (".yml", ".yaml", ".json", ".toml")
     )
+
+
+# --- Intrinsics resolved to the values CloudFormation would produce (for the IAM linter) ---
+
+ACCOUNT_ID = "123456789012"
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": ACCOUNT_ID,
+    "AWS::StackName": "demo-svc",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+#: ``Fn::GetAtt X.Arn`` by X's type; ``{id}`` is the physical name CloudFormation makes.
+_ARNS = {
+    "AWS::KMS::Key": "arn:aws:kms:us-east-1:{account}:key/0a1b2c3d-{id}",
+    "AWS::DynamoDB::Table": "arn:aws:dynamodb:us-east-1:{account}:table/{id}",
+    "AWS::SQS::Queue": "arn:aws:sqs:us-east-1:{account}:{id}",
+    "AWS::S3::Bucket": "arn:aws:s3:::{lower}",
+    "AWS::Lambda::Function": "arn:aws:lambda:us-east-1:{account}:function:{id}",
+    "AWS::IAM::Role": "arn:aws:iam::{account}:role/{id}",
+    "AWS::SNS::Topic": "arn:aws:sns:us-east-1:{account}:{id}",
+    "AWS::Serverless::Function": "arn:aws:lambda:us-east-1:{account}:function:{id}",
+}
+
+
+def resolve_values(template: dict[str, Any], node: Any) -> Any:
+    """``node`` with every intrinsic a policy uses turned into the value it stands for.
+
+    Conditions and ``Fn::If`` are evaluated with the parameters' defaults (see
+    :func:`resolve`); ``Ref``, ``Fn::GetAtt``, ``Fn::Sub`` and ``Fn::Join`` become the
+    names and ARNs CloudFormation would produce for stack ``demo-svc`` in us-east-1.
+    An intrinsic it cannot resolve is left in place (the linter reports it).
+    """
+    parameters = {
+        key: spec.get("Default", f"{key.lower()}-value")
+        for key, spec in template.get("Parameters", {}).items()
+    }
+    resources = template.get("Resources", {})
+    physical = {name: f"demo-svc-{name}-ABC123" for name in resources}
+
+    def attribute(name: str, attr: str) -> Any:
+        kind = resources.get(name, {}).get("Type", "")
+        props = resources.get(name, {}).get("Properties", {})
+        if kind == "AWS::Logs::LogGroup" and attr == "Arn":
+            group = value(props.get("LogGroupName", physical[name]))
+            return f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:{group}:*"
+        if kind == "AWS::DynamoDB::Table" and attr == "StreamArn":
+            return attribute(name, "Arn") + "/stream/2026-01-01T00:00:00.000"
+        if kind == "AWS::SQS::Queue" and attr == "QueueName":
+            return physical[name]
+        if attr == "Arn" and kind in _ARNS:
+            return _ARNS[kind].format(
+                account=ACCOUNT_ID, id=physical[name], lower=physical[name].lower()
+            )
+        return {"Fn::GetAtt": [name, attr]}
+
+    def ref(name: str) -> Any:
+        if name in PSEUDO:
+            return PSEUDO[name]
+        if name in parameters:
+            return parameters[name]
+        kind = resources.get(name, {}).get("Type", "")
+        if kind == "AWS::SNS::Topic":
+            return attribute(name, "Arn")
+        if kind == "AWS::SQS::Queue":
+            return f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT_ID}/{physical[name]}"
+        if kind == "AWS::S3::Bucket":
+            return physical[name].lower()
+        return physical.get(name, {"Ref": name})
+
+    def sub(arg: Any) -> Any:
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], value(arg[1]))
+
+        def one(match: Any) -> str:
+            key = match[1]
+            if key in variables:
+                return str(variables[key])
+            found = attribute(*key.split(".", 1)) if "." in key else ref(key)
+            return found if isinstance(found, str) else match[0]
+
+        return re.sub(r"\$\{([^}!][^}]*)\}", one, text)
+
+    def value(node: Any) -> Any:
+        if isinstance(node, list):
+            return [value(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((key, arg),) = node.items()
+            if key == "Ref":
+                return ref(arg)
+            if key == "Fn::GetAtt":
+                name, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+                return attribute(name, attr)
+            if key == "Fn::Sub":
+                return sub(arg)
+            if key == "Fn::Join":
+                return str(arg[0]).join(str(part) for part in value(arg[1]))
+        return {key: value(item) for key, item in node.items()}
+
+    evaluated = resolve(node, template, {k: v for k, v in parameters.items()})
+    return value(evaluated)
