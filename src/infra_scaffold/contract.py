@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from infra_scaffold.errors import AnswerError, ConfigError, MissingAnswerError
+from infra_scaffold.names import derived_name_violation
 
 __all__ = [
     "COMPUTED_ANSWERS",
@@ -129,6 +130,10 @@ class Contract:
         limits = self.table("answer_limits").get(question.name)
         if limits:
             rule = _limit_violation(value, limits)
+            if rule:
+                raise AnswerError(question.name, rule)
+        if question.name == "project_name" and "aws_names" in self.tables:
+            rule = derived_name_violation(str(value), self.tables["aws_names"])
             if rule:
                 raise AnswerError(question.name, rule)
         _check_cross_rules(self, question.name, value, answers)
