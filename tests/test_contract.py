@@ -293,11 +293,13 @@ def test_names_that_aws_would_refuse_are_refused_up_front_with_the_reason(
 ):
     ours = python_error(contract, "project_name", project_name, {})
     assert ours == copier_error(contract, "project_name", project_name, {})
-    assert made in ours and rule in ours
+    assert made in ours
+    assert rule in ours
     result = scaffold("new", str(tmp_path / "p"), "--defaults", "--data",
                       f"project_name={project_name}", "--data", "workload=http_api")  # fmt: skip
     assert result.returncode == 2, result.stdout + result.stderr
-    assert rule in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert rule in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "p").exists()
 
 

@@ -22,7 +22,6 @@ the project's S3 backend is per account).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -120,7 +119,9 @@ EMULATOR_GAPS: Final = {
 #: The state stays local in the harness (the project's S3 backend is per account).
 LOCAL_BACKEND: Final = 'terraform {\n  backend "local" {}\n}\n'
 #: moto's copy of this AMI parameter stands in for the GPU AMI's (see dlami-parameter).
-MOTO_X86_AMI_PARAMETER: Final = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+MOTO_X86_AMI_PARAMETER: Final = (
+    "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+)
 
 
 def _require(reason: str | None) -> None:
@@ -491,9 +492,7 @@ def test_day_two_change_applies(deployments: dict[str, Future[Deployment]], name
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_teardown_removes_everything(
-    deployments: dict[str, Future[Deployment]], name: str
-) -> None:
+def test_teardown_removes_everything(deployments: dict[str, Future[Deployment]], name: str) -> None:
     """The project's own teardown asks, lifts the deliberate protections (deletion
     protection, non-empty log buckets) and removes every resource."""
     deployment = _deployment(deployments, name)
@@ -504,8 +503,8 @@ def test_teardown_removes_everything(
 
 
 def _resources(state: dict[str, Any]) -> list[dict[str, Any]]:
-    resources: list[dict[str, Any]] = state.get("values", {}).get("root_module", {}).get(
-        "resources", []
+    resources: list[dict[str, Any]] = (
+        state.get("values", {}).get("root_module", {}).get("resources", [])
     )
     return resources
 
@@ -738,7 +737,7 @@ def test_regions_every_region_of_the_product_plans(region_plans: dict[str, Step]
 # --- Defaults within their own rules, at the edges of every answer ----------------------
 
 #: The answers that reach Terraform defaults, at both ends of what the CLI accepts.
-EDGE_ANSWERS: Final = {
+EDGE_ANSWERS: Final[dict[str, dict[str, Any]]] = {
     "low": {"max_duration_seconds": 1, "avg_duration_ms": 1, "ephemeral_storage_mb": 512},
     "high": {
         "max_duration_seconds": 86400,

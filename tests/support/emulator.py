@@ -122,7 +122,7 @@ class MotoServer:
 
 def client(server: MotoServer, service: str, region: str = REGION) -> Any:
     """A boto3 client of ``service`` in ``region``, talking to ``server``."""
-    import boto3
+    import boto3  # type: ignore[import-untyped]
 
     return boto3.client(
         service,
@@ -158,7 +158,8 @@ def prerequisites(
     """A VPC with private and public subnets in two zones, and an ACM certificate."""
     ec2 = client(server, "ec2", region)
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-    private, public = [], []
+    private: list[str] = []
+    public: list[str] = []
     for index, zone in enumerate((f"{region}a", f"{region}b")):
         for kind, found in (("private", private), ("public", public)):
             offset = index * 2 + (kind == "public")

@@ -25,8 +25,7 @@ def _return_redrive_allow_policy() -> None:
     from moto.sqs.models import Queue
 
     name = "RedriveAllowPolicy"
-    original = Queue.attributes.fget
-    assert original is not None
+    original = Queue.__dict__["attributes"].fget
 
     def attributes(self: Any) -> dict[str, Any]:
         result: dict[str, Any] = original(self)

@@ -86,9 +86,7 @@ def _resource_matches(resource: str, formats: frozenset[str]) -> bool:
     if formats == frozenset({"*"}):
         return False
     pattern = resource.replace("?", "*")
-    return any(
-        _patterns_overlap(pattern, re.sub(r"\$\{[^}]+\}", "*", raw)) for raw in formats
-    )
+    return any(_patterns_overlap(pattern, re.sub(r"\$\{[^}]+\}", "*", raw)) for raw in formats)
 
 
 def statement_findings(statement: dict[str, Any], where: str) -> list[str]:

@@ -309,72 +309,82 @@ def resolve_values(template: dict[str, Any], node: Any) -> Any:
     names and ARNs CloudFormation would produce for stack ``demo-svc`` in us-east-1.
     An intrinsic it cannot resolve is left in place (the linter reports it).
     """
-    parameters = {
-        key: spec.get("Default", f"{key.lower()}-value")
-        for key, spec in template.get("Parameters", {}).items()
-    }
-    resources = template.get("Resources", {})
-    physical = {name: f"demo-svc-{name}-ABC123" for name in resources}
+    resolver = _Resolver(template)
+    return resolver.value(resolve(node, template, dict(resolver.parameters)))
 
-    def attribute(name: str, attr: str) -> Any:
-        kind = resources.get(name, {}).get("Type", "")
-        props = resources.get(name, {}).get("Properties", {})
-        if kind == "AWS::Logs::LogGroup" and attr == "Arn":
-            group = value(props.get("LogGroupName", physical[name]))
-            return f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:{group}:*"
-        if kind == "AWS::DynamoDB::Table" and attr == "StreamArn":
-            return attribute(name, "Arn") + "/stream/2026-01-01T00:00:00.000"
-        if kind == "AWS::SQS::Queue" and attr == "QueueName":
-            return physical[name]
+
+class _Resolver:
+    """The physical names and ARNs of one template's resources (see resolve_values)."""
+
+    def __init__(self, template: dict[str, Any]) -> None:
+        self.parameters = {
+            key: spec.get("Default", f"{key.lower()}-value")
+            for key, spec in template.get("Parameters", {}).items()
+        }
+        self.resources: dict[str, Any] = template.get("Resources", {})
+        self.physical = {name: f"demo-svc-{name}-ABC123" for name in self.resources}
+
+    def attribute(self, name: str, attr: str) -> Any:
+        kind = self.resources.get(name, {}).get("Type", "")
+        props = self.resources.get(name, {}).get("Properties", {})
+        special = {
+            ("AWS::Logs::LogGroup", "Arn"): lambda: (
+                f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:"
+                f"{self.value(props.get('LogGroupName', self.physical[name]))}:*"
+            ),
+            ("AWS::DynamoDB::Table", "StreamArn"): lambda: (
+                self.attribute(name, "Arn") + "/stream/2026-01-01T00:00:00.000"
+            ),
+            ("AWS::SQS::Queue", "QueueName"): lambda: self.physical[name],
+        }
+        if (kind, attr) in special:
+            return special[kind, attr]()
         if attr == "Arn" and kind in _ARNS:
-            return _ARNS[kind].format(
-                account=ACCOUNT_ID, id=physical[name], lower=physical[name].lower()
-            )
+            physical = self.physical[name]
+            return _ARNS[kind].format(account=ACCOUNT_ID, id=physical, lower=physical.lower())
         return {"Fn::GetAtt": [name, attr]}
 
-    def ref(name: str) -> Any:
-        if name in PSEUDO:
-            return PSEUDO[name]
-        if name in parameters:
-            return parameters[name]
-        kind = resources.get(name, {}).get("Type", "")
-        if kind == "AWS::SNS::Topic":
-            return attribute(name, "Arn")
-        if kind == "AWS::SQS::Queue":
-            return f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT_ID}/{physical[name]}"
-        if kind == "AWS::S3::Bucket":
-            return physical[name].lower()
-        return physical.get(name, {"Ref": name})
+    def ref(self, name: str) -> Any:
+        kind = self.resources.get(name, {}).get("Type", "")
+        if name in PSEUDO or name in self.parameters:
+            found = PSEUDO.get(name, self.parameters.get(name))
+        elif kind == "AWS::SNS::Topic":
+            found = self.attribute(name, "Arn")
+        elif kind == "AWS::SQS::Queue":
+            found = f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT_ID}/{self.physical[name]}"
+        elif kind == "AWS::S3::Bucket":
+            found = self.physical[name].lower()
+        else:
+            found = self.physical.get(name, {"Ref": name})
+        return found
 
-    def sub(arg: Any) -> Any:
-        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], value(arg[1]))
+    def sub(self, arg: Any) -> Any:
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.value(arg[1]))
 
-        def one(match: Any) -> str:
+        def one(match: re.Match[str]) -> str:
             key = match[1]
             if key in variables:
                 return str(variables[key])
-            found = attribute(*key.split(".", 1)) if "." in key else ref(key)
+            found = self.attribute(*key.split(".", 1)) if "." in key else self.ref(key)
             return found if isinstance(found, str) else match[0]
 
         return re.sub(r"\$\{([^}!][^}]*)\}", one, text)
 
-    def value(node: Any) -> Any:
+    def value(self, node: Any) -> Any:
         if isinstance(node, list):
-            return [value(item) for item in node]
+            return [self.value(item) for item in node]
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
             ((key, arg),) = node.items()
-            if key == "Ref":
-                return ref(arg)
-            if key == "Fn::GetAtt":
-                name, attr = arg if isinstance(arg, list) else arg.split(".", 1)
-                return attribute(name, attr)
-            if key == "Fn::Sub":
-                return sub(arg)
-            if key == "Fn::Join":
-                return str(arg[0]).join(str(part) for part in value(arg[1]))
-        return {key: value(item) for key, item in node.items()}
-
-    evaluated = resolve(node, template, {k: v for k, v in parameters.items()})
-    return value(evaluated)
+            intrinsics: dict[str, Callable[[Any], Any]] = {
+                "Ref": self.ref,
+                "Fn::GetAtt": lambda a: self.attribute(
+                    *(a if isinstance(a, list) else a.split(".", 1))
+                ),
+                "Fn::Sub": self.sub,
+                "Fn::Join": lambda a: str(a[0]).join(str(p) for p in self.value(a[1])),
+            }
+            if key in intrinsics:
+                return intrinsics[key](arg)
+        return {key: self.value(item) for key, item in node.items()}

@@ -167,7 +167,7 @@ class TestReport:
 
     returncode: int
     summary: dict[str, Any]
-    """The ``test_summary`` message: ``status``, ``passed``, ``failed``, ``errored``, ``skipped``."""
+    """The ``test_summary`` message (``status``, ``passed``, ``failed``, ``errored``...)."""
     failures: list[str]
     """One line per failed or errored run, with its diagnostics."""
     raw: str
@@ -294,7 +294,7 @@ def constraint_accepts(constraint: str, version: str) -> bool:
             raise ValueError(f"not a version constraint: {constraint!r}")
         operator, written = match[1] or "=", match[2]
         given = _version_key(written)
-        want = (given + (0, 0, 0))[:3]
+        want = (*given, 0, 0, 0)[:3]
         if operator == "~>":
             # ~> 6.0 allows 6.x (x >= 0); ~> 6.0.1 allows 6.0.y (y >= 1).
             fixed = given[:-1] if len(given) > 1 else given
