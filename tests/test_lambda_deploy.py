@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
@@ -77,20 +78,35 @@ def sam_env(home: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="module")
+def sam_results(
+    sam: str, projects: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, subprocess.CompletedProcess[str]]:
+    """``sam validate --lint`` on every variant, three at a time (mostly start-up)."""
+    home = tmp_path_factory.mktemp("sam-home")
+
+    def validate(name: str) -> subprocess.CompletedProcess[str]:
+        (home / name).mkdir()  # SAM writes its settings there: one per run
+        return subprocess.run(
+            [sam, "validate", "--lint", "--template", "template.yaml"],
+            cwd=projects[name],
+            env=sam_env(home / name),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+        )
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip(VARIANTS, pool.map(validate, VARIANTS), strict=True))
+
+
 @pytest.mark.parametrize("name", VARIANTS)
 def test_sam_validate_lint_accepts_every_variant(
-    sam: str, projects: dict[str, Path], name: str, tmp_path: Path
+    sam_results: dict[str, subprocess.CompletedProcess[str]], name: str
 ) -> None:
-    proc = subprocess.run(
-        [sam, "validate", "--lint", "--template", "template.yaml"],
-        cwd=projects[name],
-        env=sam_env(tmp_path),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = sam_results[name]
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "is a valid SAM Template" in proc.stdout + proc.stderr
 
