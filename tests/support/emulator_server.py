@@ -12,6 +12,9 @@ Each patch closes one gap listed in ``tests/test_deploy.py`` (EMULATOR_GAPS):
   plain HTTP (every generated bucket has one) denies every object operation. The
   patch reads ``aws:SecureTransport`` as AWS would for the provider (always TLS):
   a Deny limited to plain HTTP denies nothing.
+- ELBv2: moto deletes a load balancer whose deletion protection is on; AWS refuses
+  (OperationNotPermitted). The patch refuses too, so a teardown that does not
+  lift the protection fails here as it would on AWS.
 """
 
 from __future__ import annotations
@@ -64,10 +67,29 @@ def _deny_only_when_the_condition_matches() -> None:
     IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
 
 
+def _refuse_to_delete_a_protected_load_balancer() -> None:
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend
+
+    original = ELBv2Backend.delete_load_balancer
+
+    def delete_load_balancer(self: Any, arn: str) -> None:
+        balancer = self.load_balancers.get(arn)
+        if balancer is not None and balancer.attrs.get("deletion_protection.enabled") == "true":
+            raise ELBClientError(
+                "OperationNotPermitted",
+                f"Load balancer '{arn}' cannot be deleted because deletion protection is enabled",
+            )
+        original(self, arn)
+
+    ELBv2Backend.delete_load_balancer = delete_load_balancer  # type: ignore[method-assign]
+
+
 def main() -> None:
     """Patch, then hand over to moto's own server entry point."""
     _return_redrive_allow_policy()
     _deny_only_when_the_condition_matches()
+    _refuse_to_delete_a_protected_load_balancer()
     from moto.server import main as serve
 
     serve(sys.argv[1:])
