@@ -25,6 +25,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -281,6 +282,27 @@ def test_the_projects_own_terraform_tests_pass(own_tests: dict[str, Any], name: 
     assert report.summary.get("status") == "pass", report.raw
     assert report.summary.get("passed", 0) >= len(files), report.summary
     assert report.failures == [], report.failures
+
+
+@pytest.mark.parametrize("name", ["http_api", "worker"])
+def test_make_test_runs_the_terraform_tests_offline(
+    tool: TerraformTool, projects: dict[str, Path], tmp_path: Path, name: str
+) -> None:
+    """A rendered project's ``make test`` runs its own terraform tests, offline."""
+    copy = harness_copy(projects[name], tmp_path / name, tool)
+    proc = subprocess.run(
+        ["make", "test", f"PYTHON={sys.executable}"],
+        cwd=copy,
+        env=tool.env({"PYTHONDONTWRITEBYTECODE": "1", "AWS_DEFAULT_REGION": "us-east-1"}),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+        stdin=subprocess.DEVNULL,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    assert re.search(r"Success! \d+ passed, 0 failed", out), "make test ran no terraform test"
 
 
 # --- Tier 3: apply, change, tear down against moto --------------------------------------
