@@ -189,7 +189,8 @@ class TestReport:
             ) in ("fail", "error"):
                 failures.append(f"{message.get('@testfile')}: {message['test_run']}")
             elif message.get("@level") == "error":
-                failures.append(str(message.get("@message")))
+                detail = message.get("diagnostic", {}).get("detail", "")
+                failures.append(f"{message.get('@message')}: {detail}".rstrip(": "))
         return cls(proc.returncode, summary, failures, output(proc))
 
 
