@@ -73,7 +73,6 @@ NEWEST_MAJOR_IN_CI: Final = "6.99.0"
 APPLY_LIMIT: Final = 600
 CHANGE_LIMIT: Final = 480
 TEARDOWN_LIMIT: Final = 480
-CROWDED_LIMIT: Final = 360
 #: Variants applied at once: the provider mostly waits, so more than the 2 cores.
 PARALLEL_APPLIES: Final = 4
 
@@ -471,20 +470,37 @@ def deploy(name: str, project: Path, work: Path, tool: TerraformTool) -> Deploym
     return result
 
 
+@dataclass
+class MotoTier:
+    """Everything run against moto, started at once and awaited by each test."""
+
+    variants: dict[str, Future[Deployment]]
+    crowded: Future[Step]
+    """http_api applied into an account that already holds 10 logs resource policies."""
+    regions: Future[dict[str, Step]]
+    """http_api planned in every region of the product."""
+
+
 @pytest.fixture(scope="module")
-def deployments(
+def moto_tier(
     tool: TerraformTool,
     moto_ready: None,
     projects: dict[str, Path],
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[dict[str, Future[Deployment]]]:
+) -> Iterator[MotoTier]:
     work = tmp_path_factory.mktemp("moto")
     with ThreadPoolExecutor(max_workers=PARALLEL_APPLIES) as pool:
-        yield {name: pool.submit(deploy, name, projects[name], work, tool) for name in VARIANTS}
+        yield MotoTier(
+            variants={
+                name: pool.submit(deploy, name, projects[name], work, tool) for name in VARIANTS
+            },
+            crowded=pool.submit(crowded_apply, projects["http_api"], work / "crowded", tool),
+            regions=pool.submit(plan_every_region, projects["http_api"], work / "regions", tool),
+        )
 
 
-def _deployment(deployments: dict[str, Future[Deployment]], name: str) -> Deployment:
-    return deployments[name].result()
+def _deployment(moto_tier: MotoTier, name: str) -> Deployment:
+    return moto_tier.variants[name].result()
 
 
 def _ok(step: Step, limit: float) -> None:
@@ -493,18 +509,18 @@ def _ok(step: Step, limit: float) -> None:
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_apply_against_moto(deployments: dict[str, Future[Deployment]], name: str) -> None:
-    deployment = _deployment(deployments, name)
+def test_apply_against_moto(moto_tier: MotoTier, name: str) -> None:
+    deployment = _deployment(moto_tier, name)
     _ok(deployment.step("init"), 120)
     _ok(deployment.step("apply"), APPLY_LIMIT)
     assert deployment.state_after_apply["values"]["root_module"]["resources"]
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_day_two_change_applies(deployments: dict[str, Future[Deployment]], name: str) -> None:
+def test_day_two_change_applies(moto_tier: MotoTier, name: str) -> None:
     """The README's documented change (port, instance type, sizes) applies in place or
     replaces resources without a name clash."""
-    deployment = _deployment(deployments, name)
+    deployment = _deployment(moto_tier, name)
     _ok(deployment.step("change"), CHANGE_LIMIT)
     change = day_two_change(name)
     resources = _resources(deployment.state_after_change)
@@ -521,10 +537,10 @@ def test_day_two_change_applies(deployments: dict[str, Future[Deployment]], name
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_teardown_removes_everything(deployments: dict[str, Future[Deployment]], name: str) -> None:
+def test_teardown_removes_everything(moto_tier: MotoTier, name: str) -> None:
     """The project's own teardown asks, lifts the deliberate protections (deletion
     protection, non-empty log buckets) and removes every resource."""
-    deployment = _deployment(deployments, name)
+    deployment = _deployment(moto_tier, name)
     _ok(deployment.step("teardown"), TEARDOWN_LIMIT)
     left = deployment.inventory_after_teardown
     for kind in ("buckets", "load_balancers", "tables", "queues", "groups"):
@@ -540,11 +556,11 @@ def _resources(state: dict[str, Any]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("name", VARIANTS)
 def test_iam_policies_name_known_actions_on_supported_resources(
-    deployments: dict[str, Future[Deployment]], name: str
+    moto_tier: MotoTier, name: str
 ) -> None:
     """Every policy of the applied state (identity, trust, key, bucket, queue, logs
     resource policies), through the IAM linter's offline catalogue."""
-    deployment = _deployment(deployments, name)
+    deployment = _deployment(moto_tier, name)
     seen, findings = terraform_state_findings(deployment.state_after_apply)
     assert seen >= 3, f"only {seen} policies in the state: did the apply run?"
     assert findings == []
@@ -554,11 +570,11 @@ def test_iam_policies_name_known_actions_on_supported_resources(
 
 
 def test_order_services_that_check_a_policy_at_create_time_wait_for_it(
-    deployments: dict[str, Future[Deployment]],
+    moto_tier: MotoTier,
 ) -> None:
     """S3 server access logging checks the target bucket's policy when it is set: the
     input bucket's logging must be created after the log bucket's policy."""
-    deployment = _deployment(deployments, "s3_events")
+    deployment = _deployment(moto_tier, "s3_events")
     _ok(deployment.step("apply"), APPLY_LIMIT)
     logged = [
         r for r in _resources(deployment.state_after_apply) if r["type"] == "aws_s3_bucket_logging"
@@ -567,9 +583,9 @@ def test_order_services_that_check_a_policy_at_create_time_wait_for_it(
 
 
 def test_day_two_a_new_container_port_replaces_the_target_group_without_a_clash(
-    deployments: dict[str, Future[Deployment]],
+    moto_tier: MotoTier,
 ) -> None:
-    deployment = _deployment(deployments, "http_api")
+    deployment = _deployment(moto_tier, "http_api")
     step = deployment.step("change")
     assert "ResourceInUse" not in step.output, step.output
     _ok(step, CHANGE_LIMIT)
@@ -577,22 +593,20 @@ def test_day_two_a_new_container_port_replaces_the_target_group_without_a_clash(
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_teardown_lifts_the_load_balancers_deletion_protection(
-    deployments: dict[str, Future[Deployment]], name: str
+    moto_tier: MotoTier, name: str
 ) -> None:
     """The emulator refuses to delete a protected load balancer, as AWS does
     (EMULATOR_GAPS): the project's own teardown must lift the protection first."""
-    deployment = _deployment(deployments, name)
+    deployment = _deployment(moto_tier, name)
     _ok(deployment.step("teardown"), TEARDOWN_LIMIT)
     assert deployment.inventory_after_teardown["load_balancers"] == []
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_tags_reach_instances_and_volumes(
-    deployments: dict[str, Future[Deployment]], name: str
-) -> None:
+def test_tags_reach_instances_and_volumes(moto_tier: MotoTier, name: str) -> None:
     """The provider's default_tags skip Auto Scaling groups' instances and volumes: the
     group (propagate at launch) or the launch template must carry them."""
-    deployment = _deployment(deployments, name)
+    deployment = _deployment(moto_tier, name)
     _ok(deployment.step("apply"), APPLY_LIMIT)
     wanted = {"Project", "Environment", "ManagedBy", "Template"}
     resources = _resources(deployment.state_after_apply)
@@ -610,11 +624,11 @@ def test_tags_reach_instances_and_volumes(
 
 @pytest.mark.parametrize("name", ["dynamodb_stream"])
 def test_service_roles_and_keys_the_pipe_role_may_use_the_key(
-    deployments: dict[str, Future[Deployment]], name: str
+    moto_tier: MotoTier, name: str
 ) -> None:
     """EventBridge Pipes with a customer managed key: its role needs kms:DescribeKey,
     kms:GenerateDataKey and kms:Decrypt on that key (Pipes' encryption docs)."""
-    deployment = _deployment(deployments, name)
+    deployment = _deployment(moto_tier, name)
     _ok(deployment.step("apply"), APPLY_LIMIT)
     resources = _resources(deployment.state_after_apply)
     (pipe,) = [r for r in resources if r["type"] == "aws_pipes_pipe"]
@@ -647,16 +661,10 @@ def test_account_quotas_no_project_adds_an_account_wide_logs_resource_policy(
         assert tf.of_type("aws_cloudwatch_log_resource_policy") == {}, name
 
 
-@pytest.fixture(scope="module")
-def crowded_account_apply(
-    tool: TerraformTool,
-    moto_ready: None,
-    projects: dict[str, Path],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Step:
-    """Apply http_api into an account that already holds 10 logs resource policies."""
-    work = tmp_path_factory.mktemp("crowded")
-    folder = harness_copy(projects["http_api"], work / "http_api", tool) / "terraform"
+def crowded_apply(project: Path, work: Path, tool: TerraformTool) -> Step:
+    """Apply ``project`` into an account that already holds 10 logs resource policies."""
+    work.mkdir()
+    folder = harness_copy(project, work / "project", tool) / "terraform"
     moto_overrides(folder)
     with MotoServer(work / "moto.log") as server:
         logs = emulator.client(server, "logs")
@@ -679,18 +687,20 @@ def crowded_account_apply(
             )
         write_tfvars(folder, first_tfvars("http_api", prerequisites(server)))
         env = server.env()
-        init = tool.run(["init", "-input=false", "-no-color"], folder, env=env)
-        assert init.returncode == 0, output(init)
+        init = _timed(lambda: tool.run(["init", "-input=false", "-no-color"], folder, env=env))
+        if init.returncode:
+            return init
         apply = ["apply", "-auto-approve", "-input=false", "-no-color"]
-        # The provider retries LimitExceeded for as long as it may: a shorter limit.
-        return _timed(lambda: tool.run(apply, folder, env=env, timeout=CROWDED_LIMIT))
+        # The provider retries LimitExceeded until the time limit.
+        return _timed(lambda: tool.run(apply, folder, env=env, timeout=APPLY_LIMIT))
 
 
 def test_account_quotas_a_project_applies_in_an_account_with_10_logs_resource_policies(
-    crowded_account_apply: Step,
+    moto_tier: MotoTier,
 ) -> None:
-    assert "LimitExceeded" not in crowded_account_apply.output, crowded_account_apply.output
-    _ok(crowded_account_apply, CROWDED_LIMIT)
+    step = moto_tier.crowded.result()
+    assert "LimitExceeded" not in step.output, step.output
+    _ok(step, APPLY_LIMIT)
 
 
 # --- Regions: every region plans ----------------------------------------------------------
@@ -721,21 +731,17 @@ def product_regions() -> list[str]:
     return sorted({"us-east-1", *REGIONS_OPENED_SINCE_2022, *filter(None, codes)})
 
 
-@pytest.fixture(scope="module")
-def region_plans(
-    tool: TerraformTool,
-    moto_ready: None,
-    projects: dict[str, Path],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> dict[str, Step]:
-    """``terraform plan`` of the load-balanced project in every region (moto answers)."""
-    work = tmp_path_factory.mktemp("regions")
-    folder = harness_copy(projects["http_api"], work / "http_api", tool) / "terraform"
+def plan_every_region(project: Path, work: Path, tool: TerraformTool) -> dict[str, Step]:
+    """``terraform plan`` of a load-balanced project in every region (moto answers)."""
+    work.mkdir()
+    folder = harness_copy(project, work / "project", tool) / "terraform"
     moto_overrides(folder)
     plans = {}
     with MotoServer(work / "moto.log") as server:
-        init = tool.run(["init", "-input=false", "-no-color"], folder, env=server.env())
-        assert init.returncode == 0, output(init)
+        first = server.env()
+        init = _timed(lambda: tool.run(["init", "-input=false", "-no-color"], folder, env=first))
+        if init.returncode:
+            return {"init": init}
 
         def plan(region: str) -> Step:
             env = {**server.env(), "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
@@ -755,10 +761,10 @@ def region_plans(
     return plans
 
 
-def test_regions_every_region_of_the_product_plans(region_plans: dict[str, Step]) -> None:
+def test_regions_every_region_of_the_product_plans(moto_tier: MotoTier) -> None:
     failed = {
-        region: re.findall(r"Error: .*", step.output)[:3]
-        for region, step in region_plans.items()
+        region: re.findall(r"Error: .*", step.output)[:3] or [step.output[-500:]]
+        for region, step in moto_tier.regions.result().items()
         if step.returncode != 0
     }
     assert failed == {}
