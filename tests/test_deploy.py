@@ -504,7 +504,8 @@ def _deployment(moto_tier: MotoTier, name: str) -> Deployment:
 
 
 def _ok(step: Step, limit: float) -> None:
-    assert step.returncode == 0, step.output
+    errors = "\n".join(re.findall(r"Error: .*", step.output)[:5])
+    assert step.returncode == 0, f"{errors}\n---\n{step.output[-3000:]}"
     assert step.seconds <= limit, f"took {step.seconds:.0f} s (limit {limit:.0f} s)"
 
 
