@@ -267,6 +267,19 @@ def _configure() -> TerraformTool | str:
         ),
         encoding="utf-8",
     )
+    # Terraform's plugin cache is not safe for concurrent first installs (two inits
+    # both try to create the same entry): fill it once, before any parallel init.
+    warm = workdir / "warm-cache"
+    warm.mkdir()
+    (warm / "versions.tf").write_text(
+        'terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n'
+        f'      version = "{version}"\n    }}\n  }}\n}}\n',
+        encoding="utf-8",
+    )
+    try:
+        tool.init(warm)
+    except RuntimeError as error:
+        return f"terraform cannot install the mirrored AWS provider: {str(error).splitlines()[0]}"
     return tool
 
 
