@@ -7,6 +7,7 @@ with the Jinja validators in copier.yml. These tests hold the two together.
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,9 @@ def test_cli_defaults_and_ask_agree_with_copier(contract, workload):
 BOUNDARIES: dict[str, list[object]] = {
     "project_name": ["ab", "abc", "a" * 24, "a" * 25, "orders-api", "Orders", "9lives",
                      "a--b", "ab-", "test", "tests-x", "aws-thing", "ssm1", "amazonian",
-                     "xn--abc", "my_app", "ünï"],
+                     "xn--abc", "my_app", "ünï", "internal-tools", "internal", "internalx",
+                     "sthree-data", "amzn-s3-demo-x", "sg-api", "sgapi",
+                     "abcdefghij-klmnopqrstuvw"],
     "description": ["", "x" * 200, "x" * 201, "tab\there", "new\nline", "bell\x07",
                     "nul\x00", "c1\x85", "ok ${x} %{y} {{ z }} !Ref a # b"],
     "aws_region": ["us-east-1", "eu-west-3", "us-gov-west-1", "cn-north-1", "mx-central-1",
@@ -519,3 +522,66 @@ def test_a_fork_that_offers_fewer_instance_types_is_planned_among_its_own(tmp_pa
                                 "compute": "container"})  # fmt: skip
         assert plan.answers["instance_type"] in offered
         assert plan.recommendation.costs.option("ec2-asg").fleet.size in offered
+
+
+# --- Names derived from project_name (issue 15) ----------------------------------------
+
+#: Each kind of rule an AWS name derived from project_name can break, with a project
+#: name that breaks it and the name it would make (all rendered before 0.3.0).
+NAME_EDGES = [
+    ("internal-tools", "internal-tools-alb", "may not begin with internal-"),
+    ("sthree-data", "sthree-data-alb-logs-", "may not begin with sthree-"),
+    ("amzn-s3-demo-x", "amzn-s3-demo-x-alb-logs-", "may not begin with amzn-s3-demo-"),
+    ("sg-api", "sg-api-instances", "may not begin with sg-"),
+]
+
+
+@pytest.mark.parametrize(("project_name", "made", "rule"), NAME_EDGES)
+def test_names_that_aws_would_refuse_are_refused_up_front_with_the_reason(
+    contract, scaffold, tmp_path, project_name, made, rule
+):
+    ours = python_error(contract, "project_name", project_name, {})
+    assert ours == copier_error(contract, "project_name", project_name, {})
+    assert made in ours
+    assert rule in ours
+    result = scaffold("new", str(tmp_path / "p"), "--defaults", "--data",
+                      f"project_name={project_name}", "--data", "workload=http_api")  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert rule in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "p").exists()
+
+
+def _derived(contract, project_name):
+    return [e["name"].replace("{project}", project_name) for e in contract.table("aws_names")]
+
+
+def test_names_the_longest_project_name_makes_fit_every_service(contract):
+    longest = "a" * contract.table("answer_limits")["project_name"]["max_length"]
+    assert python_error(contract, "project_name", longest, {}) == ""
+    for entry, name in zip(contract.table("aws_names"), _derived(contract, longest), strict=True):
+        if entry.get("max_length"):
+            assert len(name) <= entry["max_length"], (name, entry)
+
+
+def test_names_the_table_lists_every_name_the_templates_derive(contract):
+    """Every name a template builds from project_name is in the table, with its rules."""
+    known = {e["name"] for e in contract.table("aws_names")}
+    written = set()
+    for path in (REPO / "template").rglob("*"):
+        if not path.is_file() or path.suffix not in (".jinja", ".tf", ".yaml", ".toml"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        # The log-bucket macro's prefixes, as its calls instantiate them.
+        prefixes = re.findall(r'log_bucket\("\w+", "([^"]+)"', text)
+        for match in re.finditer(r'\w*(?:name|_prefix)\s*=\s*"([^"]*)"', text):
+            value = match[1].replace("${var.project_name}", "{project}")
+            value = value.replace("{{ project_name }}", "{project}")
+            if "{project}" in value:
+                if "{{ prefix }}" in value:
+                    written.update(value.replace("{{ prefix }}", p) for p in prefixes)
+                else:
+                    written.add(value)
+        for match in re.finditer(r'"/\$\{AWS::StackName\}/([\w-]+)"', text):
+            written.add(f"/{{project}}/{match[1]}")
+    assert written - known == set()

@@ -27,6 +27,7 @@ from infra_scaffold.capacity import (
     nothing_fits,
 )
 from infra_scaffold.errors import AnswerError, ConfigError, MissingAnswerError, raise_problems
+from infra_scaffold.names import derived_name_violation
 from infra_scaffold.numbers import parse_whole
 
 __all__ = [
@@ -146,6 +147,10 @@ class Contract:
         limits = self.table("answer_limits").get(question.name)
         if limits:
             rule = _limit_violation(value, limits) or self._table_violation(value, limits)
+            if rule:
+                raise AnswerError(question.name, rule)
+        if question.name == "project_name" and "aws_names" in self.tables:
+            rule = derived_name_violation(str(value), self.tables["aws_names"])
             if rule:
                 raise AnswerError(question.name, rule)
         _check_cross_rules(self, question.name, value, answers)

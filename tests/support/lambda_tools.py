@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 import tomllib
 import zipfile
 from collections.abc import Callable, Iterator
@@ -29,8 +30,11 @@ from support.scanners import CheckovReport, checkov_reports
 #: Where `sam package` would have uploaded the code; the transform needs an S3 URI.
 PACKAGED_CODE_URI = "s3://packaged-artifacts/code.zip"
 
-#: Actions that have no resource-level permissions, so only ``"Resource": "*"`` works.
-UNSCOPABLE_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+#: Actions that have no resource-level permissions, so only ``"Resource": "*"`` works
+#: (AWS's Service Authorization Reference; test_lambda_deploy checks them with its catalogue).
+UNSCOPABLE_ACTIONS = frozenset(
+    {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:ListStreams"}
+)
 
 
 class CfnLoader(yaml.SafeLoader):
@@ -272,3 +276,115 @@ def structured_files(project: Path) -> list[Path]:
         for path in project.rglob("*")
         if path.is_file() and path.suffix in (".yml", ".yaml", ".json", ".toml")
     )
+
+
+# --- Intrinsics resolved to the values CloudFormation would produce (for the IAM linter) ---
+
+ACCOUNT_ID = "123456789012"
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": ACCOUNT_ID,
+    "AWS::StackName": "demo-svc",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+#: ``Fn::GetAtt X.Arn`` by X's type; ``{id}`` is the physical name CloudFormation makes.
+_ARNS = {
+    "AWS::KMS::Key": "arn:aws:kms:us-east-1:{account}:key/0a1b2c3d-{id}",
+    "AWS::DynamoDB::Table": "arn:aws:dynamodb:us-east-1:{account}:table/{id}",
+    "AWS::SQS::Queue": "arn:aws:sqs:us-east-1:{account}:{id}",
+    "AWS::S3::Bucket": "arn:aws:s3:::{lower}",
+    "AWS::Lambda::Function": "arn:aws:lambda:us-east-1:{account}:function:{id}",
+    "AWS::IAM::Role": "arn:aws:iam::{account}:role/{id}",
+    "AWS::SNS::Topic": "arn:aws:sns:us-east-1:{account}:{id}",
+    "AWS::Serverless::Function": "arn:aws:lambda:us-east-1:{account}:function:{id}",
+}
+
+
+def resolve_values(template: dict[str, Any], node: Any) -> Any:
+    """``node`` with every intrinsic a policy uses turned into the value it stands for.
+
+    Conditions and ``Fn::If`` are evaluated with the parameters' defaults (see
+    :func:`resolve`); ``Ref``, ``Fn::GetAtt``, ``Fn::Sub`` and ``Fn::Join`` become the
+    names and ARNs CloudFormation would produce for stack ``demo-svc`` in us-east-1.
+    An intrinsic it cannot resolve is left in place (the linter reports it).
+    """
+    resolver = _Resolver(template)
+    return resolver.value(resolve(node, template, dict(resolver.parameters)))
+
+
+class _Resolver:
+    """The physical names and ARNs of one template's resources (see resolve_values)."""
+
+    def __init__(self, template: dict[str, Any]) -> None:
+        self.parameters = {
+            key: spec.get("Default", f"{key.lower()}-value")
+            for key, spec in template.get("Parameters", {}).items()
+        }
+        self.resources: dict[str, Any] = template.get("Resources", {})
+        self.physical = {name: f"demo-svc-{name}-ABC123" for name in self.resources}
+
+    def attribute(self, name: str, attr: str) -> Any:
+        kind = self.resources.get(name, {}).get("Type", "")
+        props = self.resources.get(name, {}).get("Properties", {})
+        special = {
+            ("AWS::Logs::LogGroup", "Arn"): lambda: (
+                f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:"
+                f"{self.value(props.get('LogGroupName', self.physical[name]))}:*"
+            ),
+            ("AWS::DynamoDB::Table", "StreamArn"): lambda: (
+                self.attribute(name, "Arn") + "/stream/2026-01-01T00:00:00.000"
+            ),
+            ("AWS::SQS::Queue", "QueueName"): lambda: self.physical[name],
+        }
+        if (kind, attr) in special:
+            return special[kind, attr]()
+        if attr == "Arn" and kind in _ARNS:
+            physical = self.physical[name]
+            return _ARNS[kind].format(account=ACCOUNT_ID, id=physical, lower=physical.lower())
+        return {"Fn::GetAtt": [name, attr]}
+
+    def ref(self, name: str) -> Any:
+        kind = self.resources.get(name, {}).get("Type", "")
+        if name in PSEUDO or name in self.parameters:
+            found = PSEUDO.get(name, self.parameters.get(name))
+        elif kind == "AWS::SNS::Topic":
+            found = self.attribute(name, "Arn")
+        elif kind == "AWS::SQS::Queue":
+            found = f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT_ID}/{self.physical[name]}"
+        elif kind == "AWS::S3::Bucket":
+            found = self.physical[name].lower()
+        else:
+            found = self.physical.get(name, {"Ref": name})
+        return found
+
+    def sub(self, arg: Any) -> Any:
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.value(arg[1]))
+
+        def one(match: re.Match[str]) -> str:
+            key = match[1]
+            if key in variables:
+                return str(variables[key])
+            found = self.attribute(*key.split(".", 1)) if "." in key else self.ref(key)
+            return found if isinstance(found, str) else match[0]
+
+        return re.sub(r"\$\{([^}!][^}]*)\}", one, text)
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.value(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((key, arg),) = node.items()
+            intrinsics: dict[str, Callable[[Any], Any]] = {
+                "Ref": self.ref,
+                "Fn::GetAtt": lambda a: self.attribute(
+                    *(a if isinstance(a, list) else a.split(".", 1))
+                ),
+                "Fn::Sub": self.sub,
+                "Fn::Join": lambda a: str(a[0]).join(str(p) for p in self.value(a[1])),
+            }
+            if key in intrinsics:
+                return intrinsics[key](arg)
+        return {key: self.value(item) for key, item in node.items()}

@@ -6,14 +6,13 @@ conditional write; a key already marked done is skipped, a key claimed by anothe
 invocation that is still running is reported as busy so the event is retried later.
 A failed run releases its claim, so the retry processes the event.
 
-The DynamoDB client is passed in: the Lambda runtime's boto3 in production, a fake
-in the unit tests.
+The DynamoDB client is passed in: the one the handler module creates at
+initialisation in production, a fake in the unit tests.
 """
 
 from __future__ import annotations
 
 import enum
-import functools
 import math
 import os
 import time
@@ -128,14 +127,8 @@ class Idempotency:
         self.client.delete_item(TableName=self.table, Key={"pk": {"S": key}})
 
 
-@functools.cache
-def _dynamodb() -> Any:
-    import boto3  # comes with the Lambda runtime; loaded on first use to keep imports fast
-
-    return boto3.client("dynamodb")
-
-
-def for_invocation(context: Any) -> Idempotency:
-    """The store for one invocation: the IDEMPOTENCY_TABLE table, claims held while it may run."""
+def for_invocation(context: Any, client: Any) -> Idempotency:
+    """The store for one invocation: the IDEMPOTENCY_TABLE table through ``client``,
+    claims held while the invocation may run."""
     seconds_left = math.ceil(context.get_remaining_time_in_millis() / 1000)
-    return Idempotency(os.environ["IDEMPOTENCY_TABLE"], _dynamodb(), lock_seconds=seconds_left)
+    return Idempotency(os.environ["IDEMPOTENCY_TABLE"], client, lock_seconds=seconds_left)

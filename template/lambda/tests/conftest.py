@@ -1,21 +1,37 @@
-"""Unit tests run offline: no AWS credentials, no network, no boto3.
+"""Unit tests run offline: no AWS credentials, no network, no real boto3.
 
-The handlers create their AWS clients on first use and take them as arguments, so
-the tests hand them fakes (tests/fakes.py). boto3 is blocked here: a test that
-would reach AWS fails at once instead of trying the network.
+The handler modules create their AWS clients at import (the execution environment's
+initialisation) and pass them to the code that uses them, so the tests hand that
+code fakes (tests/fakes.py). Here boto3 is a stand-in whose clients refuse every
+call: a test that would reach AWS fails at once instead of trying the network.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.modules["boto3"] = None
+
+class OfflineClient:
+    """An AWS client that refuses every call: pass a fake to the code under test."""
+
+    def __init__(self, service: str, *args: Any, **kwargs: Any) -> None:
+        self.service = service
+
+    def __getattr__(self, operation: str) -> Callable[..., Any]:
+        def refuse(**kwargs: Any) -> Any:
+            raise RuntimeError(f"unit tests do not call AWS ({self.service}.{operation})")
+
+        return refuse
+
+
+sys.modules["boto3"] = types.SimpleNamespace(client=OfflineClient)  # type: ignore[assignment]
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 

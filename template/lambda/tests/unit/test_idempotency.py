@@ -79,6 +79,5 @@ def test_claims_last_as_long_as_the_invocation(
     monkeypatch: pytest.MonkeyPatch, dynamodb: FakeDynamoDB
 ) -> None:
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "table")
-    monkeypatch.setattr(idempotency, "_dynamodb", lambda: dynamodb)
-    store = idempotency.for_invocation(FakeContext(remaining_ms=12_345))
+    store = idempotency.for_invocation(FakeContext(remaining_ms=12_345), dynamodb)
     assert (store.table, store.client, store.lock_seconds) == ("table", dynamodb, 13)

@@ -12,16 +12,17 @@ import logging
 from typing import Any
 from urllib.parse import unquote_plus
 
+import boto3  # comes with the Lambda runtime
+
 import idempotency
 
 logger = logging.getLogger(__name__)
 
-
-@functools.cache
-def _s3() -> Any:
-    import boto3  # comes with the Lambda runtime; loaded on first use to keep imports fast
-
-    return boto3.client("s3")
+# Created while the execution environment initialises, outside the handler:
+# provisioned concurrency and SnapStart run this before the first request, so no
+# caller waits for boto3's import or a client's set-up.
+S3 = boto3.client("s3")
+DYNAMODB = boto3.client("dynamodb")
 
 
 def process(s3: Any, bucket: str, key: str, version_id: str | None) -> None:
@@ -50,4 +51,4 @@ def handle(event: dict[str, Any], *, store: idempotency.Idempotency, s3: Any) ->
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     """Lambda entry point."""
-    return handle(event, store=idempotency.for_invocation(context), s3=_s3())
+    return handle(event, store=idempotency.for_invocation(context, DYNAMODB), s3=S3)

@@ -11,9 +11,16 @@ import functools
 import logging
 from typing import Any
 
+import boto3  # comes with the Lambda runtime
+
 import idempotency
 
 logger = logging.getLogger(__name__)
+
+# Created while the execution environment initialises, outside the handler:
+# provisioned concurrency and SnapStart run this before the first request, so no
+# caller waits for boto3's import or a client's set-up.
+DYNAMODB = boto3.client("dynamodb")
 
 
 def run(scheduled_time: str) -> None:
@@ -33,4 +40,4 @@ def handle(event: dict[str, Any], *, store: idempotency.Idempotency) -> dict[str
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     """Lambda entry point."""
-    return handle(event, store=idempotency.for_invocation(context))
+    return handle(event, store=idempotency.for_invocation(context, DYNAMODB))

@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import boto3  # comes with the Lambda runtime
+
 import idempotency
 import signature
 
@@ -62,19 +64,25 @@ class SecretCache:
         return self._secrets
 
 
-@functools.cache
-def _ssm() -> Any:
-    import boto3  # comes with the Lambda runtime; loaded on first use to keep imports fast
-
-    return boto3.client("ssm")
+# Created while the execution environment initialises, outside the handler:
+# provisioned concurrency and SnapStart run this before the first request, so no
+# caller waits for boto3's import, a client's set-up or the secret's fetch.
+SSM = boto3.client("ssm")
+DYNAMODB = boto3.client("dynamodb")
 
 
 def _read_secret_parameter() -> str:
-    result = _ssm().get_parameter(Name=os.environ["WEBHOOK_SECRET_PARAMETER"], WithDecryption=True)
+    result = SSM.get_parameter(Name=os.environ["WEBHOOK_SECRET_PARAMETER"], WithDecryption=True)
     return str(result["Parameter"]["Value"])
 
 
 SECRETS = SecretCache(_read_secret_parameter)
+try:
+    SECRETS.get()
+except Exception:
+    # Not fatal here: the first delivery fetches it again, and fails loudly if it
+    # still cannot (a parameter created after the deploy is picked up then).
+    logger.exception("the signing secret could not be fetched at initialisation")
 
 
 def raw_body(event: dict[str, Any]) -> bytes:
@@ -137,7 +145,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(
         event,
         secrets=SECRETS.get(),
-        store=idempotency.for_invocation(context),
+        store=idempotency.for_invocation(context, DYNAMODB),
         now=time.time(),
         tolerance_seconds=int(os.environ["SIGNATURE_TOLERANCE_SECONDS"]),
     )

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 import app
-import idempotency
 from fakes import Clock, FakeContext, FakeDynamoDB
 from idempotency import Idempotency
 
@@ -65,6 +64,6 @@ def test_the_handler_wires_the_store(
 ) -> None:
     dynamodb = FakeDynamoDB()
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "table")
-    monkeypatch.setattr(idempotency, "_dynamodb", lambda: dynamodb)
+    monkeypatch.setattr(app, "DYNAMODB", dynamodb)
     assert app.handler(load_event("changes.json"), FakeContext()) == {"batchItemFailures": []}
     assert len(dynamodb.items) == 2

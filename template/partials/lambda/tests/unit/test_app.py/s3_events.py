@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 import app
-import idempotency
 from fakes import Clock, FakeContext, FakeDynamoDB
 from idempotency import Idempotency
 
@@ -83,6 +82,6 @@ def test_the_handler_wires_the_clients(
     load_event: LoadEvent, monkeypatch: pytest.MonkeyPatch, s3: FakeS3
 ) -> None:
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "table")
-    monkeypatch.setattr(idempotency, "_dynamodb", FakeDynamoDB)
-    monkeypatch.setattr(app, "_s3", lambda: s3)
+    monkeypatch.setattr(app, "DYNAMODB", FakeDynamoDB())
+    monkeypatch.setattr(app, "S3", s3)
     assert app.handler(load_event("object_created.json"), FakeContext())["processed"] == 1

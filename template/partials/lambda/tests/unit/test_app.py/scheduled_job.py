@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 import app
-import idempotency
 from fakes import Clock, FakeContext, FakeDynamoDB
 from idempotency import Idempotency
 
@@ -55,5 +54,5 @@ def test_the_handler_wires_the_store(
     load_event: LoadEvent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "table")
-    monkeypatch.setattr(idempotency, "_dynamodb", FakeDynamoDB)
+    monkeypatch.setattr(app, "DYNAMODB", FakeDynamoDB())
     assert app.handler(load_event("scheduled_run.json"), FakeContext())["outcome"] == "processed"

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 import app
-import idempotency
 from fakes import Clock, FakeContext, FakeDynamoDB
 from idempotency import IN_PROGRESS, Idempotency
 
@@ -66,6 +65,6 @@ def test_the_handler_wires_the_store(
     load_event: LoadEvent, monkeypatch: pytest.MonkeyPatch, dynamodb: FakeDynamoDB
 ) -> None:
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "table")
-    monkeypatch.setattr(idempotency, "_dynamodb", lambda: dynamodb)
+    monkeypatch.setattr(app, "DYNAMODB", dynamodb)
     assert app.handler(load_event("messages.json"), FakeContext()) == {"batchItemFailures": []}
     assert len(dynamodb.items) == 2

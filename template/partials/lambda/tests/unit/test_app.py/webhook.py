@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 import app
-import idempotency
 from fakes import Clock, FakeContext, FakeDynamoDB
 from idempotency import IN_PROGRESS, Idempotency
 from signature import sign
@@ -169,9 +168,9 @@ def test_the_handler_reads_the_secret_from_parameter_store(
     monkeypatch.setenv("WEBHOOK_SECRET_PARAMETER", "/demo/webhook-secret")
     monkeypatch.setenv("SIGNATURE_TOLERANCE_SECONDS", "300")
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "table")
-    monkeypatch.setattr(app, "_ssm", lambda: ssm)
+    monkeypatch.setattr(app, "SSM", ssm)
     monkeypatch.setattr(app, "SECRETS", app.SecretCache(app._read_secret_parameter))
-    monkeypatch.setattr(idempotency, "_dynamodb", lambda: dynamodb)
+    monkeypatch.setattr(app, "DYNAMODB", dynamodb)
     monkeypatch.setattr(app.time, "time", lambda: SENT_AT + 1)
     result = app.handler(load_event("delivery.json"), FakeContext())
     assert result["statusCode"] == 200

@@ -1,0 +1,99 @@
+"""Run moto's server with the harness's fixes for emulator gaps (never the project's).
+
+    python tests/support/emulator_server.py -H 127.0.0.1 -p PORT
+
+Each patch closes one gap listed in ``tests/test_deploy.py`` (EMULATOR_GAPS):
+
+- SQS: moto stores a queue's ``RedriveAllowPolicy`` but never returns it, so the AWS
+  provider waits forever for ``aws_sqs_queue_redrive_allow_policy`` to appear.
+  The patch returns it (and accepts its name in GetQueueAttributes).
+- S3 bucket policies: moto treats a Deny statement whose condition does not match
+  as a denial, and knows no ``aws:SecureTransport``, so a bucket policy that denies
+  plain HTTP (every generated bucket has one) denies every object operation. The
+  patch reads ``aws:SecureTransport`` as AWS would for the provider (always TLS):
+  a Deny limited to plain HTTP denies nothing.
+- ELBv2: moto deletes a load balancer whose deletion protection is on; AWS refuses
+  (OperationNotPermitted). The patch refuses too, so a teardown that does not
+  lift the protection fails here as it would on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def _return_redrive_allow_policy() -> None:
+    from moto.sqs.models import Queue
+
+    name = "RedriveAllowPolicy"
+    original = Queue.__dict__["attributes"].fget
+
+    def attributes(self: Any) -> dict[str, Any]:
+        result: dict[str, Any] = original(self)
+        value = getattr(self, "redrive_allow_policy", None)
+        if value is None:
+            result.pop(name, None)
+        else:
+            result[name] = value if isinstance(value, str) else json.dumps(value)
+        return result
+
+    Queue.redrive_allow_policy = None  # type: ignore[attr-defined]
+    Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
+    if name not in Queue.BASE_ATTRIBUTES:  # GetQueueAttributes refuses names not listed
+        Queue.BASE_ATTRIBUTES = [*Queue.BASE_ATTRIBUTES, name]
+
+
+def _deny_only_when_the_condition_matches() -> None:
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    original = IAMPolicyStatement.is_action_permitted
+
+    def is_action_permitted(
+        self: Any,
+        action: str,
+        resource: str = "*",
+        principal: str | None = None,
+        incoming_condition_values: dict[str, str] | None = None,
+    ) -> PermissionResult:
+        statement = self._statement
+        secure = statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")
+        # The provider reaches AWS over TLS only, so aws:SecureTransport is "true".
+        if statement.get("Effect") == "Deny" and secure is not None and str(secure) != "true":
+            return PermissionResult.NEUTRAL
+        return original(self, action, resource, principal, incoming_condition_values)
+
+    IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
+
+
+def _refuse_to_delete_a_protected_load_balancer() -> None:
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend
+
+    original = ELBv2Backend.delete_load_balancer
+
+    def delete_load_balancer(self: Any, arn: str) -> None:
+        balancer = self.load_balancers.get(arn)
+        if balancer is not None and balancer.attrs.get("deletion_protection.enabled") == "true":
+            raise ELBClientError(
+                "OperationNotPermitted",
+                f"Load balancer '{arn}' cannot be deleted because deletion protection is enabled",
+            )
+        original(self, arn)
+
+    ELBv2Backend.delete_load_balancer = delete_load_balancer  # type: ignore[method-assign]
+
+
+def main() -> None:
+    """Patch, then hand over to moto's own server entry point."""
+    _return_redrive_allow_policy()
+    _deny_only_when_the_condition_matches()
+    _refuse_to_delete_a_protected_load_balancer()
+    from moto.server import main as serve
+
+    serve(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
