@@ -185,6 +185,7 @@ EVERY_PROJECT_FILE: Final = [
     "terraform/alarms.tf",
     "terraform/terraform.tfvars.example",
     "terraform/user_data.sh.tftpl",
+    "terraform/tests/defaults.tftest.hcl",
 ]
 _SERVICE_FILES: Final = {
     "app/main.py",
@@ -518,10 +519,12 @@ def test_every_tf_file_parses(projects: dict[str, Project], name: str) -> None:
 
 @all_variants
 def test_every_tf_file_opens_with_what_it_holds(projects: dict[str, Project], name: str) -> None:
-    """One concern per file, named by its first line (HashiCorp's style guide)."""
+    """One concern per file, named by its first line (HashiCorp's style guide); the
+    project's own Terraform tests too."""
+    folder = projects[name].path / "terraform"
     openings = {
-        path.name: path.read_text(encoding="utf-8").split("\n", 1)[0]
-        for path in (projects[name].path / "terraform").glob("*.tf")
+        path.relative_to(folder).as_posix(): path.read_text(encoding="utf-8").split("\n", 1)[0]
+        for path in [*folder.glob("*.tf"), *folder.glob("tests/*.tftest.hcl")]
     }
     unexplained = {
         file: line for file, line in openings.items() if not re.fullmatch(r"# [A-Z].{10,96}", line)
@@ -1224,6 +1227,7 @@ def test_makefile_ci_and_pyproject(projects: dict[str, Project], name: str) -> N
         "hadolint",
         "terraform -chdir=terraform fmt -check",
         "terraform -chdir=terraform validate",
+        "terraform -chdir=terraform test",
         "checkov",
         "docker/build-push-action",
     ]:

@@ -145,6 +145,10 @@ def test_a_compute_that_shares_a_tree_gets_its_files_but_not_another_computes(tm
 
     ec2 = files("container")
     only_ec2 = {p for p, r in LAYOUT["optional_files"]["container"].items() if "computes" in r}
-    assert only_ec2 == {"terraform/asg.tf", "terraform/user_data.sh.tftpl"}
+    assert only_ec2 == {
+        "terraform/asg.tf",
+        "terraform/user_data.sh.tftpl",
+        "terraform/tests/defaults.tftest.hcl",
+    }
     assert only_ec2 <= ec2
     assert files("serverless_containers") == ec2 - only_ec2

@@ -3,6 +3,8 @@
 resource "aws_ecr_repository" "app" {
   name                 = var.project_name
   image_tag_mutability = "IMMUTABLE"
+  # A repository holding images is deleted only by `make destroy` (protection off).
+  force_delete = !var.deletion_protection
 
   image_scanning_configuration {
     scan_on_push = true
