@@ -741,6 +741,12 @@ def test_websocket_messages_are_bounded_and_origins_checked(
     assert configured == ["https://app.example.com"]
 
 
+def _calls(tree: ast.Module, name: str) -> set[str]:
+    """What the top-level function or class ``name`` of a module calls, as written."""
+    node = next(n for n in tree.body if getattr(n, "name", None) == name)
+    return {ast.unparse(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
+
+
 @workers
 def test_a_stalled_worker_ends_its_process_and_systemd_restarts_it(
     projects: dict[str, Project], name: str
@@ -748,9 +754,13 @@ def test_a_stalled_worker_ends_its_process_and_systemd_restarts_it(
     """EC2 health checks and Docker's HEALTHCHECK never restart a stuck container."""
     project = projects[name]
     tree = ast.parse((project.path / "app" / "worker.py").read_text(encoding="utf-8"))
-    main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")
-    calls = {ast.unparse(n.func) for n in ast.walk(main) if isinstance(n, ast.Call)}
-    assert {"Watchdog", "watchdog.start"} <= calls, calls
+    assert {"Watchdog", "watchdog.start"} <= _calls(tree, "serve")
+    # Every worker runs serve(): the lone one (main), and each of a pool's processes,
+    # which the pool starts again when its watchdog ends it.
+    assert "serve" in _calls(tree, "main")
+    pool = ast.parse((project.path / "app" / "pool.py").read_text(encoding="utf-8"))
+    assert "serve" in _calls(pool, "_work")
+    assert "self.start" in _calls(pool, "Pool")
     watchdog = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Watchdog")
     assert "healthy()" in ast.unparse(watchdog)
     assert _app_value(project, "__import__('app.worker').worker.EXIT_STALLED") != 0
