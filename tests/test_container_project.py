@@ -33,6 +33,7 @@ from support.container_tools import (
     FakeSSM,
     Layout,
     Terraform,
+    app_value,
     blocks,
     build_layout,
     docker_run_env,
@@ -227,6 +228,13 @@ WORKLOAD_FILES: Final = {
 }
 
 
+def _plan(project: Project) -> dict[str, Any]:
+    """The capacity plan the project records (and was rendered from)."""
+    answers = yaml.safe_load((project.path / ".copier-answers.yml").read_text(encoding="utf-8"))
+    plan: dict[str, Any] = answers["capacity_plan"]
+    return plan
+
+
 def _own_files(name: str, shape: str) -> set[str]:
     return SHAPE_FILES[shape] | WORKLOAD_FILES.get(name, set())
 
@@ -335,7 +343,7 @@ def test_each_event_source_feeds_the_job_queue(projects: dict[str, Project], nam
             JOBS_QUEUE,
             DEAD_LETTERS,
         ]
-        assert tf.default("schedule_expression") == "rate(1 hour)"
+        assert tf.default("schedule_expression") == _plan(projects[name])["schedule_expression"]
 
 
 # --- Dockerfile ----------------------------------------------------------------------
@@ -617,6 +625,31 @@ def _user_data(project: Project) -> tuple[dict[str, str], str]:
 
 
 @all_variants
+def test_the_planned_limits_reach_the_container(projects: dict[str, Project], name: str) -> None:
+    """Terraform's limits (their defaults from the capacity plan) are what the instance runs."""
+    project = projects[name]
+    passed, script = _user_data(project)
+    env = docker_run_env(script)
+    assert passed["stop_timeout"] == "var.stop_timeout_seconds"
+    assert "--stop-timeout ${stop_timeout}" in script
+    assert "docker stop --time ${stop_timeout}" in script
+    if project.is_service:
+        assert passed["graceful_shutdown"] == "var.graceful_shutdown_seconds"
+        assert env["GRACEFUL_SHUTDOWN_SECONDS"] == "${graceful_shutdown}"
+        graceful = "settings.graceful_shutdown_seconds"
+        assert _uvicorn_options(project)["timeout_graceful_shutdown"] == graceful
+    else:
+        assert passed["worker_processes"] == "var.worker_processes"
+        assert env["WORKER_PROCESSES"] == "${worker_processes}"
+        assert passed["job_timeout"] == "var.job_timeout_seconds"
+        assert env["JOB_TIMEOUT_SECONDS"] == "${job_timeout}"
+        # Each running job gets its scratch space on the instance's volume.
+        volume = one(one(project.tf.resource("aws_launch_template", "this"),
+                         "block_device_mappings"), "ebs")  # fmt: skip
+        assert "var.scratch_space_mb * var.worker_processes" in volume["volume_size"]
+
+
+@all_variants
 def test_user_data_gets_every_variable_it_uses(projects: dict[str, Project], name: str) -> None:
     passed, script = _user_data(projects[name])
     used = set(re.findall(r"(?<!\$)\$\{([a-z_][a-z0-9_]*)", script))
@@ -625,16 +658,7 @@ def test_user_data_gets_every_variable_it_uses(projects: dict[str, Project], nam
 
 def _app_value(project: Project, expression: str) -> Any:
     """Evaluate ``expression`` (JSON-able) in the rendered app, as its tests would."""
-    proc = subprocess.run(
-        [sys.executable, "-c", f"import json, app.config as c; print(json.dumps({expression}))"],
-        cwd=project.path,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return app_value(project.path, expression)
 
 
 def _uvicorn_options(project: Project) -> dict[str, str]:
@@ -720,6 +744,12 @@ def test_websocket_messages_are_bounded_and_origins_checked(
     assert configured == ["https://app.example.com"]
 
 
+def _calls(tree: ast.Module, name: str) -> set[str]:
+    """What the top-level function or class ``name`` of a module calls, as written."""
+    node = next(n for n in tree.body if getattr(n, "name", None) == name)
+    return {ast.unparse(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
+
+
 @workers
 def test_a_stalled_worker_ends_its_process_and_systemd_restarts_it(
     projects: dict[str, Project], name: str
@@ -727,9 +757,13 @@ def test_a_stalled_worker_ends_its_process_and_systemd_restarts_it(
     """EC2 health checks and Docker's HEALTHCHECK never restart a stuck container."""
     project = projects[name]
     tree = ast.parse((project.path / "app" / "worker.py").read_text(encoding="utf-8"))
-    main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")
-    calls = {ast.unparse(n.func) for n in ast.walk(main) if isinstance(n, ast.Call)}
-    assert {"Watchdog", "watchdog.start"} <= calls, calls
+    assert {"Watchdog", "watchdog.start"} <= _calls(tree, "serve")
+    # Every worker runs serve(): the lone one (main), and each of a pool's processes,
+    # which the pool starts again when its watchdog ends it.
+    assert "serve" in _calls(tree, "main")
+    pool = ast.parse((project.path / "app" / "pool.py").read_text(encoding="utf-8"))
+    assert "serve" in _calls(pool, "_work")
+    assert "self.start" in _calls(pool, "Pool")
     watchdog = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Watchdog")
     assert "healthy()" in ast.unparse(watchdog)
     assert _app_value(project, "__import__('app.worker').worker.EXIT_STALLED") != 0
@@ -920,10 +954,14 @@ def test_webhook_docs_explain_signing_secret_and_duplicates(
 def test_autoscaling_group_matches_the_cost_model(projects: dict[str, Project], name: str) -> None:
     tf = projects[name].tf
     group = tf.resource("aws_autoscaling_group", "this")
+    planned = _plan(projects[name])["instances"]
     assert group["min_size"] == "${var.min_size}"
-    assert tf.default("min_size") == ASG_INSTANCES
+    assert tf.default("min_size") == planned["min_size"] == ASG_INSTANCES
     assert group["max_size"] == "${var.max_size}"
-    assert tf.default("max_size") == 10
+    assert tf.default("max_size") == planned["max_size"] >= planned["count"]
+    launch = tf.resource("aws_launch_template", "this")
+    assert launch["instance_type"] == "${var.instance_type}"
+    assert tf.default("instance_type") == planned["instance_type"]
     assert group["vpc_zone_identifier"] == "${var.subnet_ids}"
     assert hcl_string(group["health_check_type"]) == ("ELB" if projects[name].is_service else "EC2")
 
@@ -988,7 +1026,12 @@ def test_load_balancer_hardening(projects: dict[str, Project], name: str) -> Non
         assert project.tf.default("idle_timeout_seconds") >= 3600
     else:
         assert stickiness == []
-        assert project.tf.default("idle_timeout_seconds") == 60
+    planned = _plan(project)["timeouts"]
+    assert project.tf.default("idle_timeout_seconds") == planned["alb_idle_timeout_seconds"]
+    assert alb["idle_timeout"] == "${var.idle_timeout_seconds}"
+    assert group["deregistration_delay"] == "${var.deregistration_delay_seconds}"
+    delay = project.tf.default("deregistration_delay_seconds")
+    assert delay == planned["deregistration_delay_seconds"]
 
 
 @services

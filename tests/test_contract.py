@@ -410,6 +410,7 @@ FACT_MIRROR = {
     "websocket_drain_floor_seconds": "websocket.drain_floor_seconds",
     "sqs_max_visibility_seconds": "sqs.max_visibility_seconds",
     "sqs_poller_max_concurrency": "sqs.poller_max_concurrency",
+    "unreserved_poller_concurrency": "sqs.unreserved_poller_concurrency",
     "reserved_floor": "lambda.reserved_floor",
     "throttling_rate_floor": "apigw.throttling_rate_floor",
     "throttling_burst_floor": "apigw.throttling_burst_floor",
