@@ -46,6 +46,7 @@ Exit 1 when a ratio is under --budget (default 0.8).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import http.client
 import json
@@ -66,7 +67,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from support.container_tools import FakeSSM  # noqa: E402 - needs the path above
+import _ws_load  # noqa: E402 - needs the path above
+from support.container_tools import FakeSSM  # noqa: E402
 from support.render import plain_template, render  # noqa: E402
 
 WORKLOADS = ("http_api", "webhook", "websocket", "ml_inference")
@@ -87,7 +89,13 @@ class Endpoint:
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
+    def websocket(self) -> bool:
+        return self.status == 101
+
+    @property
     def name(self) -> str:
+        if self.websocket:
+            return f"{self.path} messages"
         return f"{self.method} {self.path}" + (f" ({self.status})" if self.status != 200 else "")
 
 
@@ -110,7 +118,7 @@ def endpoints(workload: str) -> list[Endpoint]:
     if workload == "ml_inference":
         predict = b'{"instances": [[0.1, 0.2, 0.3, 0.4]]}'
         return [health, Endpoint("POST", "/predict", 200, predict, json_type)]
-    return [health]
+    return [health, Endpoint("GET", "/ws", 101, _ws_load.TEXT.encode())]
 
 
 # --- The projects and their environments ------------------------------------------------
@@ -145,8 +153,16 @@ BARE_APP = """
 import json
 ANSWERS = {{(method, path): (status, [(k.encode(), v.encode()) for k, v in headers], body.encode())
            for method, path, status, headers, body in json.loads({answers!r})}}
+WELCOME, REPLY = {websocket!r}
 
 async def app(scope, receive, send):
+    if scope["type"] == "websocket":
+        await receive()
+        await send({{"type": "websocket.accept"}})
+        await send({{"type": "websocket.send", "text": WELCOME}})
+        while (await receive())["type"] != "websocket.disconnect":
+            await send({{"type": "websocket.send", "text": REPLY}})
+        return
     if scope["type"] == "lifespan":
         while (await receive())["type"] != "lifespan.shutdown":
             await send({{"type": "lifespan.startup.complete"}})
@@ -277,9 +293,8 @@ class Run:
     log_lines_per_request: float
 
 
-def load(endpoint: Endpoint, options: argparse.Namespace, work: Path, server: Server) -> Run:
-    """Drive the server with wrk for --duration seconds (after a 1 s warm-up); refuse
-    wrong answers and socket errors."""
+def wrk(endpoint: Endpoint, work: Path, port: int, connections: int, seconds: int) -> list[str]:
+    """The wrk command line repeating ``endpoint`` (its request in a Lua script)."""
     headers = ", ".join(
         f"[{lua_string(k)}] = {lua_string(v)}" for k, v in {**FORWARDED, **endpoint.headers}.items()
     )
@@ -291,17 +306,48 @@ def load(endpoint: Endpoint, options: argparse.Namespace, work: Path, server: Se
             headers=headers,
         )
     )
-    command = [
-        "wrk", "-t1", f"-c{options.connections}", f"-d{options.duration}s", "--timeout", "5s",
-        "-s", str(script), f"http://127.0.0.1:{server.port}{endpoint.path}",
+    return [
+        "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+        "-s", str(script), f"http://127.0.0.1:{port}{endpoint.path}",
     ]  # fmt: skip
-    if options.load_cpu is not None:
-        command = ["taskset", "--cpu-list", str(options.load_cpu), *command]
-    warm_up = [c if c != f"-d{options.duration}s" else "-d1s" for c in command]
-    subprocess.run(warm_up, capture_output=True, check=True)
+
+
+def ws_load(endpoint: Endpoint, port: int, window: int, seconds: int) -> list[str]:
+    """The WebSocket load generator's command line (``window`` messages in flight)."""
+    script = Path(__file__).with_name("_ws_load.py")
+    text = endpoint.body.decode()
+    return [
+        sys.executable,
+        str(script),
+        str(port),
+        str(seconds),
+        f"--window={window}",
+        f"--text={text}",
+    ]
+
+
+def load(endpoint: Endpoint, options: argparse.Namespace, work: Path, server: Server) -> Run:
+    """Drive the server for --duration seconds (after a 1 s warm-up); refuse wrong
+    answers and socket errors."""
+
+    def command(seconds: int) -> list[str]:
+        if endpoint.websocket:
+            line = ws_load(endpoint, server.port, options.connections, seconds)
+        else:
+            line = wrk(endpoint, work, server.port, options.connections, seconds)
+        if options.load_cpu is None:
+            return line
+        return ["taskset", "--cpu-list", str(options.load_cpu), *line]
+
+    def run(seconds: int) -> dict[str, float]:
+        result = subprocess.run(command(seconds), capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"{endpoint.name}: the load generator failed:\n{result.stderr}")
+        return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+    run(1)  # warm-up
     lines_before = server.log_lines()
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    summary = run(options.duration)
     refused = (
         summary["status"] if endpoint.status < 400 else summary["requests"] - summary["status"]
     )
@@ -350,14 +396,17 @@ def _aws(workload: str) -> Iterator[str | None]:
 
 def bare_app(server: Server, workload: str) -> str:
     """bare.py: the generated app's answer to each endpoint, as fixed bytes."""
-    answers = []
+    answers, websocket = [], ("", "")
     for endpoint in endpoints(workload):
+        if endpoint.websocket:
+            websocket = asyncio.run(_ws_load.exchange(server.port, endpoint.body.decode()))
+            continue
         status, headers, body = request(server.port, endpoint)
         if status != endpoint.status:
             raise RuntimeError(f"{workload} {endpoint.name} answered {status}: {body!r}")
         kept = [(k, v) for k, v in headers if k.lower() not in {"date", "server"}]
         answers.append([endpoint.method, endpoint.path, status, kept, body.decode()])
-    return BARE_APP.format(answers=json.dumps(answers))
+    return BARE_APP.format(answers=json.dumps(answers), websocket=websocket)
 
 
 def measure(
