@@ -384,7 +384,7 @@ class Row:
 
 
 @contextmanager
-def _aws(workload: str) -> Iterator[str | None]:
+def aws_endpoint(workload: str) -> Iterator[str | None]:
     """The SSM parameter the webhook reads at start-up (its only AWS call before a
     delivery is accepted), served on loopback."""
     if workload != "webhook":
@@ -394,9 +394,19 @@ def _aws(workload: str) -> Iterator[str | None]:
         yield ssm.url
 
 
-def bare_app(server: Server, workload: str) -> str:
-    """bare.py: the generated app's answer to each endpoint, as fixed bytes."""
-    answers, websocket = [], ("", "")
+@dataclass(frozen=True)
+class Answers:
+    """What a server answers to each endpoint of a workload (uvicorn's date left out)."""
+
+    http: list[tuple[str, str, int, list[tuple[str, str]], str]]
+    """method, path, status, headers, body"""
+    websocket: tuple[str, str] = ("", "")
+    """the first message on /ws, and the answer to one message"""
+
+
+def answers(server: Server, workload: str) -> Answers:
+    """Ask ``server`` every endpoint of ``workload`` once; refuse an unexpected status."""
+    http, websocket = [], ("", "")
     for endpoint in endpoints(workload):
         if endpoint.websocket:
             websocket = asyncio.run(_ws_load.exchange(server.port, endpoint.body.decode()))
@@ -405,8 +415,13 @@ def bare_app(server: Server, workload: str) -> str:
         if status != endpoint.status:
             raise RuntimeError(f"{workload} {endpoint.name} answered {status}: {body!r}")
         kept = [(k, v) for k, v in headers if k.lower() not in {"date", "server"}]
-        answers.append([endpoint.method, endpoint.path, status, kept, body.decode()])
-    return BARE_APP.format(answers=json.dumps(answers), websocket=websocket)
+        http.append((endpoint.method, endpoint.path, status, kept, body.decode()))
+    return Answers(http, websocket)
+
+
+def bare_app(answers: Answers) -> str:
+    """bare.py: an ASGI app giving ``answers`` as fixed bytes."""
+    return BARE_APP.format(answers=json.dumps(answers.http), websocket=answers.websocket)
 
 
 def measure(
@@ -414,11 +429,11 @@ def measure(
 ) -> list[Row]:
     """Every endpoint of one project, generated and bare alternately, --runs times each."""
     rows = []
-    with _aws(workload) as aws_url:
+    with aws_endpoint(workload) as aws_url:
         env = production_env(workload, free_port(), aws_url)
         cpu = options.server_cpu
         with serve(python, project, env, work / "generated.log", cpu, bare=False) as server:
-            (work / "bare.py").write_text(bare_app(server, workload))
+            (work / "bare.py").write_text(bare_app(answers(server, workload)))
         for endpoint in endpoints(workload):  # made now: the webhook's timestamp is fresh
             runs: dict[bool, list[Run]] = {False: [], True: []}
             for _ in range(options.runs):
