@@ -9,7 +9,7 @@ compute=container), the benchmark
    left out: the model's pure-Python reference backend serves, as on a laptop);
 3. starts `python -m app` (the image's command) on loopback with the environment the
    instances' user data sets (KEEP_ALIVE_SECONDS, FORWARDED_ALLOW_IPS; LOG_LEVEL and
-   ACCESS_LOG as generated), its output going to a file as `docker logs` would take it;
+   REQUEST_LOGS as generated), its output going to a file as `docker logs` would take it;
 4. starts the *bare app* through the very same server call: `app/__main__.py` runs
    unchanged, only the application uvicorn loads is swapped for an ASGI function that
    reads the request body and answers with the bytes the generated app answered
@@ -17,17 +17,19 @@ compute=container), the benchmark
    uvicorn, same options otherwise, same protocol stack (whatever requirements.txt
    installs: h11 or httptools, asyncio or uvloop), same proxy-header handling: the
    least any service on this stack costs per request;
-5. drives both with wrk (`wrk -t1 -c32`, keep-alive, as a load balancer does), the
-   server pinned to one CPU and wrk to another (`taskset`) where the machine has two,
-   alternating generated and bare runs so that noise hits both alike.
+5. drives both with wrk (`wrk -t1 -c32`, keep-alive, as a load balancer does; for
+   WebSocket messages, `_ws_load.py`: one client keeping 32 messages in flight), the
+   server pinned to one CPU and the load generator to another (`taskset`) where the
+   machine has two, alternating generated and bare runs so that noise hits both alike.
 
-It prints requests per second and the 50th and 99th latency percentiles of each, the
-ratio generated / bare (1.00: the generated code costs nothing beyond the server
+It prints the median requests per second and 50th and 99th latency percentiles of
+each, the ratio generated / bare (the median of each generated run's req/s over the
+bare run's right after it; 1.00: the generated code costs nothing beyond the server
 itself), and the log lines the server wrote per request. The endpoints: `GET /health`
 (the load balancer's health check) and each shape's main one: `POST /echo`, a refused
 `POST /webhook` (a forged signature: 401, what a flood of bad deliveries costs;
-accepted deliveries wait for DynamoDB), `POST /predict` with one instance. WebSocket
-messages are not measured: wrk speaks HTTP only.
+accepted deliveries wait for DynamoDB), `/ws` messages, `POST /predict` with one
+instance.
 
 What the numbers mean: a ratio near 1 means the service's per-request work is lost in
 the server's; the capacity plan's requests per second per instance (docs/cost-model.md)
@@ -380,7 +382,10 @@ class Row:
 
     @property
     def ratio(self) -> float:
-        return self.median(self.generated, "rps") / self.median(self.bare, "rps")
+        """The median over runs of generated ÷ bare req/s, each generated run paired with
+        the bare run right after it: load that drifts between runs cancels out."""
+        pairs = zip(self.generated, self.bare, strict=True)
+        return statistics.median(generated.rps / bare.rps for generated, bare in pairs)
 
 
 @contextmanager
