@@ -22,20 +22,22 @@ compute=container), the benchmark
    server pinned to one CPU and the load generator to another (`taskset`) where the
    machine has two, alternating generated and bare runs so that noise hits both alike.
 
-It prints the median requests per second and 50th and 99th latency percentiles of
-each, the ratio generated / bare (the median of each generated run's req/s over the
-bare run's right after it; 1.00: the generated code costs nothing beyond the server
-itself), and the log lines the server wrote per request. The endpoints: `GET /health`
+It prints, for each, the median requests per second of wall-clock time and of the
+server's CPU time (req/CPU-s: what one core serves, even when other jobs on the machine
+took some of the server's CPU), the 50th and 99th latency percentiles, the ratio
+generated / bare (the median of each generated run's req/CPU-s over the bare run's
+right after it; 1.00: the generated code costs nothing beyond the server itself), and
+the log lines the server wrote per request. The endpoints: `GET /health`
 (the load balancer's health check) and each shape's main one: `POST /echo`, a refused
 `POST /webhook` (a forged signature: 401, what a flood of bad deliveries costs;
 accepted deliveries wait for DynamoDB), `/ws` messages, `POST /predict` with one
 instance.
 
 What the numbers mean: a ratio near 1 means the service's per-request work is lost in
-the server's; the capacity plan's requests per second per instance (docs/cost-model.md)
-comes from the generated figure, measured on one core. Absolute numbers depend on the
-machine (and on the Python version: the images run 3.13; this runs the interpreter
-given with --python); compare ratios, and repeat runs on a busy machine.
+the server's. The generated req/CPU-s is one core's throughput of the example endpoint,
+an upper bound for the capacity plan (docs/cost-model.md): your own code per request
+comes on top. Absolute numbers depend on the machine (and on the Python version: the
+images run 3.13; this runs the interpreter given with --python); the ratio much less.
 
 Needs wrk (`apt-get install wrk`) and access to PyPI (or a pip configured with a
 mirror or wheel folder). Not a test: it takes minutes and its numbers vary by machine.
@@ -230,6 +232,16 @@ class Server:
         with self.log.open("rb") as lines:
             return sum(1 for _ in lines)
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time the server process has used, all threads (None without /proc)."""
+        try:
+            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        except OSError:
+            return None
+        # Fields after the command name (which may hold spaces): utime, stime are 14, 15.
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 @contextmanager
 def serve(
@@ -290,6 +302,10 @@ def lua_string(value: str) -> str:
 @dataclass(frozen=True)
 class Run:
     rps: float
+    """Requests per second of wall-clock time."""
+    per_cpu_second: float
+    """Requests per second of the server's CPU time: what one core serves, even on a
+    machine whose other jobs took some of the server's CPU (else equal to rps)."""
     p50_ms: float
     p99_ms: float
     log_lines_per_request: float
@@ -348,16 +364,19 @@ def load(endpoint: Endpoint, options: argparse.Namespace, work: Path, server: Se
         return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
     run(1)  # warm-up
-    lines_before = server.log_lines()
+    lines_before, cpu_before = server.log_lines(), server.cpu_seconds()
     summary = run(options.duration)
+    cpu_after = server.cpu_seconds()
     refused = (
         summary["status"] if endpoint.status < 400 else summary["requests"] - summary["status"]
     )
     if summary["errors"] or refused:
         raise RuntimeError(f"{endpoint.name}: wrong answers or socket errors: {summary}")
     requests = summary["requests"]
+    busy = summary["seconds"] if cpu_before is None or cpu_after is None else cpu_after - cpu_before
     return Run(
         rps=requests / summary["seconds"],
+        per_cpu_second=requests / busy,
         p50_ms=summary["p50"] / 1000,
         p99_ms=summary["p99"] / 1000,
         log_lines_per_request=(server.log_lines() - lines_before) / requests,
@@ -382,10 +401,10 @@ class Row:
 
     @property
     def ratio(self) -> float:
-        """The median over runs of generated ÷ bare req/s, each generated run paired with
-        the bare run right after it: load that drifts between runs cancels out."""
+        """The median over runs of generated ÷ bare requests per CPU-second of the server,
+        each generated run paired with the bare run right after it."""
         pairs = zip(self.generated, self.bare, strict=True)
-        return statistics.median(generated.rps / bare.rps for generated, bare in pairs)
+        return statistics.median(g.per_cpu_second / b.per_cpu_second for g, b in pairs)
 
 
 @contextmanager
@@ -464,34 +483,39 @@ def stack(python: Path) -> str:
 
 
 def report(rows: list[Row], stacks: dict[str, str], options: argparse.Namespace) -> None:
-    """The table: medians of each app, the ratio, and every run's req/s."""
-    print(
-        f"{'workload':<13} {'endpoint':<20} {'generated req/s':>15} {'p50':>6} {'p99':>6}"
-        f" {'bare req/s':>10} {'p50':>6} {'p99':>6} {'ratio':>6} {'log/req':>7}"
-    )
+    """The table: medians of each app, the ratio, and every run's figures."""
+    apps = f"{'req/s':>8} {'req/CPU-s':>9} {'p50':>6} {'p99':>6}"
+    print(f"{'':<34} {'generated':<32} {'bare':<32}")
+    print(f"{'workload':<13} {'endpoint':<20} {apps} {apps} {'ratio':>6} {'log/req':>7}")
     for row in rows:
         cells = [
-            f"{row.median(runs, 'rps'):>{width},.0f} {row.median(runs, 'p50_ms'):>6.2f}"
-            f" {row.median(runs, 'p99_ms'):>6.2f}"
-            for runs, width in ((row.generated, 15), (row.bare, 10))
+            f"{row.median(runs, 'rps'):>8,.0f} {row.median(runs, 'per_cpu_second'):>9,.0f}"
+            f" {row.median(runs, 'p50_ms'):>6.2f} {row.median(runs, 'p99_ms'):>6.2f}"
+            for runs in (row.generated, row.bare)
         ]
         logged = row.median(row.generated, "log_lines_per_request")
         print(
             f"{row.workload:<13} {row.endpoint:<20} {cells[0]} {cells[1]}"
             f" {row.ratio:>6.2f} {logged:>7.2f}"
         )
-    print("\nevery run, req/s (generated | bare):")
+    print("\nevery run, req/CPU-s (req/s) of generated | bare:")
     for row in rows:
-        each = [", ".join(f"{run.rps:,.0f}" for run in runs) for runs in (row.generated, row.bare)]
+        each = [
+            ", ".join(f"{run.per_cpu_second:,.0f} ({run.rps:,.0f})" for run in runs)
+            for runs in (row.generated, row.bare)
+        ]
         print(f"  {row.workload:<13} {row.endpoint:<20} {each[0]} | {each[1]}")
     pinned = (
-        f"server on CPU {options.server_cpu}, wrk on CPU {options.load_cpu}"
+        f"server on CPU {options.server_cpu}, load generator on CPU {options.load_cpu}"
         if options.server_cpu is not None
         else "not pinned (fewer than two CPUs, or no taskset)"
     )
     print(
-        f"\nwrk -t1 -c{options.connections}, {options.duration} s per run, medians of"
-        f" {options.runs}; {pinned}; latencies in ms; log/req: lines the server wrote per request"
+        f"\n{options.connections} connections, {options.duration} s per run, medians of"
+        f" {options.runs} runs; {pinned}. req/CPU-s: requests per second of the server's"
+        " CPU time (one core's throughput, whatever else ran); ratio: median of paired"
+        " runs' generated / bare req/CPU-s; latencies in ms; log/req: lines the server"
+        " wrote per request."
     )
     for workload, installed in stacks.items():
         print(f"{workload}: {installed}")
@@ -507,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default=sys.executable, help="interpreter of the venvs")
     parser.add_argument("--budget", type=float, default=0.8, help="lowest ratio accepted")
     options = parser.parse_args(argv)
+    # SIGTERM unwinds like an error: the servers are stopped and the work folder removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
