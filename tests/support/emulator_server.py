@@ -6,7 +6,10 @@ Each patch closes one gap listed in ``tests/test_deploy.py`` (EMULATOR_GAPS):
 
 - SQS: moto stores a queue's ``RedriveAllowPolicy`` but never returns it, so the AWS
   provider waits forever for ``aws_sqs_queue_redrive_allow_policy`` to appear.
-  The patch returns it (and accepts its name in GetQueueAttributes).
+  The patch returns it (and accepts its name in GetQueueAttributes), and, as AWS
+  does, leaves it out once it is set to "" (the provider's delete does that, then
+  waits for the attribute to go; an empty value it cannot read as a policy kept
+  ``terraform destroy`` waiting).
 - S3 bucket policies: moto treats a Deny statement whose condition does not match
   as a denial, and knows no ``aws:SecureTransport``, so a bucket policy that denies
   plain HTTP (every generated bucket has one) denies every object operation. The
@@ -33,7 +36,7 @@ def _return_redrive_allow_policy() -> None:
     def attributes(self: Any) -> dict[str, Any]:
         result: dict[str, Any] = original(self)
         value = getattr(self, "redrive_allow_policy", None)
-        if value is None:
+        if not value:  # never set, or removed with "": AWS returns no such attribute
             result.pop(name, None)
         else:
             result[name] = value if isinstance(value, str) else json.dumps(value)
