@@ -4,9 +4,9 @@ Every workload's EC2 Auto Scaling project (compute=container, named by the workl
 and, but for GPU inference, its ECS on Fargate project (compute=fargate, named
 ``fargate-`` and the workload) go through the same tiers: hadolint, checkov, the
 Terraform's layout and rules, the app's own tests, lint, hostile free text. What only
-one compute has is tested for it (the instances and their user data; the ECS service). Each variant is rendered once per module;
-checkov and the project's own tests run concurrently in the background and each test
-waits for what it needs.
+one compute has is tested for it (the instances and their user data; the ECS service).
+Each variant is rendered once per module; checkov and the project's own tests run
+concurrently in the background and each test waits for what it needs.
 """
 
 from __future__ import annotations
@@ -33,11 +33,13 @@ import hcl2
 import pytest
 import yaml
 from copier import run_copy
+from packaging.requirements import Requirement
 from support import scanners
 from support.container_tools import (
     FakeSSM,
     Layout,
     Terraform,
+    app_value,
     blocks,
     build_layout,
     docker_run_env,
@@ -226,7 +228,11 @@ EVERY_PROJECT_FILE: Final = [
 ]
 #: The files of each compute beyond the ones every project has.
 COMPUTE_FILES: Final = {
-    "container": {"terraform/asg.tf", "terraform/user_data.sh.tftpl"},
+    "container": {
+        "terraform/asg.tf",
+        "terraform/user_data.sh.tftpl",
+        "terraform/tests/defaults.tftest.hcl",
+    },
     "fargate": {"terraform/ecs.tf", "terraform/scaling.tf", "terraform/tests/ecs.tftest.hcl"},
 }
 _SERVICE_FILES: Final = {
@@ -267,6 +273,13 @@ WORKLOAD_FILES: Final = {
     },
     **{name: {"terraform/events.tf"} for name in ("s3_events", "dynamodb_stream", "scheduled_job")},
 }
+
+
+def _plan(project: Project) -> dict[str, Any]:
+    """The capacity plan the project records (and was rendered from)."""
+    answers = yaml.safe_load((project.path / ".copier-answers.yml").read_text(encoding="utf-8"))
+    plan: dict[str, Any] = answers["capacity_plan"]
+    return plan
 
 
 def _own_files(project: Project) -> set[str]:
@@ -408,7 +421,7 @@ def test_each_event_source_feeds_the_job_queue(projects: dict[str, Project], nam
             JOBS_QUEUE,
             DEAD_LETTERS,
         ]
-        assert tf.default("schedule_expression") == "rate(1 hour)"
+        assert tf.default("schedule_expression") == _plan(projects[name])["schedule_expression"]
 
 
 # --- Dockerfile ----------------------------------------------------------------------
@@ -543,6 +556,7 @@ def test_the_runtime_user_can_run_the_image_layout(
 
 def _requirement_modules(project: Path) -> str:
     names = {"click": "click", "h11": "h11", "uvicorn": "uvicorn", "wsproto": "wsproto"}
+    names |= {"httptools": "httptools", "uvloop": "uvloop"}
     names |= {"boto3": "boto3", "botocore": "botocore", "python-dateutil": "dateutil"}
     names |= {
         "jmespath": "jmespath",
@@ -592,10 +606,12 @@ def test_every_tf_file_parses(projects: dict[str, Project], name: str) -> None:
 
 @all_variants
 def test_every_tf_file_opens_with_what_it_holds(projects: dict[str, Project], name: str) -> None:
-    """One concern per file, named by its first line (HashiCorp's style guide)."""
+    """One concern per file, named by its first line (HashiCorp's style guide); the
+    project's own Terraform tests too."""
+    folder = projects[name].path / "terraform"
     openings = {
-        path.name: path.read_text(encoding="utf-8").split("\n", 1)[0]
-        for path in (projects[name].path / "terraform").glob("*.tf")
+        path.relative_to(folder).as_posix(): path.read_text(encoding="utf-8").split("\n", 1)[0]
+        for path in [*folder.glob("*.tf"), *folder.glob("tests/*.tftest.hcl")]
     }
     unexplained = {
         file: line for file, line in openings.items() if not re.fullmatch(r"# [A-Z].{10,96}", line)
@@ -687,6 +703,38 @@ def _user_data(project: Project) -> tuple[dict[str, str], str]:
     return templatefile_vars(launch_template["user_data"]), script
 
 
+@all_variants
+def test_the_planned_limits_reach_the_container(projects: dict[str, Project], name: str) -> None:
+    """Terraform's limits (their defaults from the capacity plan) are what the container
+    runs with: through the instance's user data, or the task definition."""
+    project = projects[name]
+    env = _container_env(project)
+    if project.compute == "fargate":
+        ecs = (project.path / "terraform" / "ecs.tf").read_text(encoding="utf-8")
+        assert "stopTimeout = local.task_stop_timeout_seconds" in ecs
+        assert "min(local.stop_timeout_seconds, 120)" in ecs
+    else:
+        passed, script = _user_data(project)
+        assert passed["stop_timeout"] == "var.stop_timeout_seconds"
+        assert "--stop-timeout ${stop_timeout}" in script
+        assert "docker stop --time ${stop_timeout}" in script
+    if project.is_service:
+        assert env["GRACEFUL_SHUTDOWN_SECONDS"] == "var.graceful_shutdown_seconds"
+        graceful = "settings.graceful_shutdown_seconds"
+        assert _uvicorn_options(project)["timeout_graceful_shutdown"] == graceful
+    else:
+        assert env["WORKER_PROCESSES"] == "var.worker_processes"
+        assert env["JOB_TIMEOUT_SECONDS"] == "var.job_timeout_seconds"
+        # Each running job gets its scratch space: on the instance's volume, in the task's storage.
+        if project.compute == "fargate":
+            storage = hcl_string(project.tf.locals["ephemeral_storage_gib"])
+        else:
+            volume = one(one(project.tf.resource("aws_launch_template", "this"),
+                             "block_device_mappings"), "ebs")  # fmt: skip
+            storage = volume["volume_size"]
+        assert "var.scratch_space_mb * var.worker_processes" in storage
+
+
 @ec2_variants
 def test_user_data_gets_every_variable_it_uses(projects: dict[str, Project], name: str) -> None:
     passed, script = _user_data(projects[name])
@@ -719,16 +767,7 @@ def _container_env(project: Project) -> dict[str, str]:
 
 def _app_value(project: Project, expression: str) -> Any:
     """Evaluate ``expression`` (JSON-able) in the rendered app, as its tests would."""
-    proc = subprocess.run(
-        [sys.executable, "-c", f"import json, app.config as c; print(json.dumps({expression}))"],
-        cwd=project.path,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return app_value(project.path, expression)
 
 
 def _uvicorn_options(project: Project) -> dict[str, str]:
@@ -788,6 +827,33 @@ def test_only_the_vpc_is_trusted_to_set_forwarded_headers(
     assert _app_value(project, "c.Settings.from_env({}).forwarded_allow_ips") == "127.0.0.1"
 
 
+@services
+def test_services_run_on_httptools_and_uvloop_and_leave_request_logs_to_the_load_balancer(
+    projects: dict[str, Project], name: str
+) -> None:
+    """benchmarks/service_throughput.py: the fast stack serves ~3x the requests per core,
+    and a log line per request costs about a fifth of them, twice recorded."""
+    project = projects[name]
+    pins = {
+        Requirement(line).name: Requirement(line)
+        for line in (project.path / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert {"httptools", "uvloop"} <= set(pins)
+    assert str(pins["uvloop"].marker) == 'sys_platform != "win32"'  # no Windows build
+    options = _uvicorn_options(project)
+    assert "http" not in options, "uvicorn picks httptools when it is installed"
+    assert "loop" not in options, "uvicorn picks uvloop when it is installed"
+    assert options["access_log"] == "settings.request_logs"
+    logs = "[c.Settings.from_env(e).request_logs for e in ({}, {'REQUEST_LOGS': '1'})]"
+    assert _app_value(project, logs) == [False, True]
+    assert _container_env(project)["REQUEST_LOGS"] == "var.request_logs"
+    assert project.tf.variables["request_logs"]["type"] in {"bool", "${bool}"}
+    assert project.tf.variables["request_logs"]["default"] is False
+    # What is recorded instead: the load balancer's access log of every request.
+    assert one(project.tf.resource("aws_lb", "this"), "access_logs")["enabled"] is True
+
+
 @pytest.mark.parametrize("name", ["websocket", "fargate-websocket"])
 def test_websocket_messages_are_bounded_and_origins_checked(
     projects: dict[str, Project], name: str
@@ -807,6 +873,12 @@ def test_websocket_messages_are_bounded_and_origins_checked(
     assert configured == ["https://app.example.com"]
 
 
+def _calls(tree: ast.Module, name: str) -> set[str]:
+    """What the top-level function or class ``name`` of a module calls, as written."""
+    node = next(n for n in tree.body if getattr(n, "name", None) == name)
+    return {ast.unparse(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
+
+
 @ec2_workers
 def test_a_stalled_worker_ends_its_process_and_systemd_restarts_it(
     projects: dict[str, Project], name: str
@@ -814,9 +886,13 @@ def test_a_stalled_worker_ends_its_process_and_systemd_restarts_it(
     """EC2 health checks and Docker's HEALTHCHECK never restart a stuck container."""
     project = projects[name]
     tree = ast.parse((project.path / "app" / "worker.py").read_text(encoding="utf-8"))
-    main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")
-    calls = {ast.unparse(n.func) for n in ast.walk(main) if isinstance(n, ast.Call)}
-    assert {"Watchdog", "watchdog.start"} <= calls, calls
+    assert {"Watchdog", "watchdog.start"} <= _calls(tree, "serve")
+    # Every worker runs serve(): the lone one (main), and each of a pool's processes,
+    # which the pool starts again when its watchdog ends it.
+    assert "serve" in _calls(tree, "main")
+    pool = ast.parse((project.path / "app" / "pool.py").read_text(encoding="utf-8"))
+    assert "serve" in _calls(pool, "_work")
+    assert "self.start" in _calls(pool, "Pool")
     watchdog = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Watchdog")
     assert "healthy()" in ast.unparse(watchdog)
     assert _app_value(project, "__import__('app.worker').worker.EXIT_STALLED") != 0
@@ -943,7 +1019,8 @@ def test_webhook_app_verifies_refuses_replays_and_deduplicates(
     assert '@router.route("POST", "/webhook")' in main
     signature = ast.parse((project.path / "app" / "signature.py").read_text(encoding="utf-8"))
     calls = {ast.unparse(n.func) for n in ast.walk(signature) if isinstance(n, ast.Call)}
-    assert {"hmac.new", "hmac.compare_digest"} <= calls
+    assert "hmac.compare_digest" in calls
+    assert calls & {"hmac.new", "hmac.digest"}, "an HMAC of the signed string"
     assert "tolerance_seconds" in ast.unparse(signature)
     requirements = (project.path / "requirements.txt").read_text()
     assert "boto3==" in requirements
@@ -1007,10 +1084,14 @@ def test_webhook_docs_explain_signing_secret_and_duplicates(
 def test_autoscaling_group_matches_the_cost_model(projects: dict[str, Project], name: str) -> None:
     tf = projects[name].tf
     group = tf.resource("aws_autoscaling_group", "this")
+    planned = _plan(projects[name])["instances"]
     assert group["min_size"] == "${var.min_size}"
-    assert tf.default("min_size") == ASG_INSTANCES
+    assert tf.default("min_size") == planned["min_size"] == ASG_INSTANCES
     assert group["max_size"] == "${var.max_size}"
-    assert tf.default("max_size") == 10
+    assert tf.default("max_size") == planned["max_size"] >= planned["count"]
+    launch = tf.resource("aws_launch_template", "this")
+    assert launch["instance_type"] == "${var.instance_type}"
+    assert tf.default("instance_type") == planned["instance_type"]
     assert group["vpc_zone_identifier"] == "${var.subnet_ids}"
     assert hcl_string(group["health_check_type"]) == ("ELB" if projects[name].is_service else "EC2")
 
@@ -1075,7 +1156,12 @@ def test_load_balancer_hardening(projects: dict[str, Project], name: str) -> Non
         assert project.tf.default("idle_timeout_seconds") >= 3600
     else:
         assert stickiness == []
-        assert project.tf.default("idle_timeout_seconds") == 60
+    planned = _plan(project)["timeouts"]
+    assert project.tf.default("idle_timeout_seconds") == planned["alb_idle_timeout_seconds"]
+    assert alb["idle_timeout"] == "${var.idle_timeout_seconds}"
+    assert group["deregistration_delay"] == "${var.deregistration_delay_seconds}"
+    delay = project.tf.default("deregistration_delay_seconds")
+    assert delay == planned["deregistration_delay_seconds"]
 
 
 @services
@@ -1333,6 +1419,7 @@ def test_makefile_ci_and_pyproject(projects: dict[str, Project], name: str) -> N
         "hadolint",
         "terraform -chdir=terraform fmt -check",
         "terraform -chdir=terraform validate",
+        "terraform -chdir=terraform test",
         "checkov",
         "docker/build-push-action",
     ]:

@@ -410,6 +410,7 @@ FACT_MIRROR = {
     "websocket_drain_floor_seconds": "websocket.drain_floor_seconds",
     "sqs_max_visibility_seconds": "sqs.max_visibility_seconds",
     "sqs_poller_max_concurrency": "sqs.poller_max_concurrency",
+    "unreserved_poller_concurrency": "sqs.unreserved_poller_concurrency",
     "reserved_floor": "lambda.reserved_floor",
     "throttling_rate_floor": "apigw.throttling_rate_floor",
     "throttling_burst_floor": "apigw.throttling_burst_floor",
@@ -585,6 +586,8 @@ def test_names_the_table_lists_every_name_the_templates_derive(contract):
         for match in re.finditer(r'\w*(?:name|_prefix)\s*=\s*"([^"]*)"', text):
             value = match[1].replace("${var.project_name}", "{project}")
             value = value.replace("{{ project_name }}", "{project}")
+            # A port in a name: the table holds its longest form.
+            value = value.replace("${var.container_port}", "65535")
             if "{project}" in value:
                 if "{{ prefix }}" in value:
                     written.update(value.replace("{{ prefix }}", p) for p in prefixes)

@@ -23,6 +23,7 @@ the project's S3 backend is per account).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -37,11 +38,12 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
+import yaml
 from support import emulator
 from support.container_tools import blocks, load_terraform
 from support.emulator import MotoServer, prerequisites
 from support.iam_lint import terraform_state_findings
-from support.render import plain_template, render
+from support.render import REPO, answers_for, plain_template, render
 from support.terraform import (
     TerraformTool,
     aws_provider_constraint,
@@ -51,8 +53,8 @@ from support.terraform import (
     output,
 )
 
-from infra_scaffold import capacity
-from infra_scaffold.decision import CONTAINER_SHAPES
+from infra_scaffold.contract import bundled_template, load_contract
+from infra_scaffold.errors import ScaffoldError
 
 pytestmark = pytest.mark.slow
 
@@ -209,22 +211,9 @@ def projects(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
 # --- Preparing the harness's copy of a project -----------------------------------------
 
 
-def harness_copy(project: Path, dest: Path, tool: TerraformTool) -> Path:
+def harness_copy(project: Path, dest: Path) -> Path:
     """A copy of ``project`` the harness may add override files to (its terraform/)."""
     shutil.copytree(project, dest, ignore=shutil.ignore_patterns(".terraform*", ".git"))
-    folder = dest / "terraform"
-    constraint = aws_provider_constraint(folder)
-    if not constraint_accepts(constraint, tool.provider_version):
-        # Until the template accepts the mirrored provider, the other tiers would all
-        # stop at init; test_versions_accept_the_providers_the_project_is_validated_with
-        # fails meanwhile, so nothing is hidden.
-        (folder / "zz_harness_provider_version_override.tf").write_text(
-            "terraform {\n  required_providers {\n    aws = {\n"
-            '      source  = "hashicorp/aws"\n'
-            f'      version = "{tool.provider_version}"\n'
-            "    }\n  }\n}\n",
-            encoding="utf-8",
-        )
     return dest
 
 
@@ -270,7 +259,7 @@ def validations(
     tool: TerraformTool, projects: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Validation]:
     def validate(name: str) -> Validation:
-        copy = harness_copy(projects[name], tmp_path_factory.mktemp("validate") / name, tool)
+        copy = harness_copy(projects[name], tmp_path_factory.mktemp("validate") / name)
         try:
             tool.init(copy / "terraform")
         except RuntimeError as error:
@@ -312,7 +301,7 @@ def own_tests(
     tool: TerraformTool, projects: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     def run(name: str) -> Any:
-        copy = harness_copy(projects[name], tmp_path_factory.mktemp("tftest") / name, tool)
+        copy = harness_copy(projects[name], tmp_path_factory.mktemp("tftest") / name)
         folder = copy / "terraform"
         files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.tftest.hcl"))
         if not files:
@@ -339,7 +328,7 @@ def test_make_test_runs_the_terraform_tests_offline(
     tool: TerraformTool, projects: dict[str, Path], tmp_path: Path, name: str
 ) -> None:
     """A rendered project's ``make test`` runs its own terraform tests, offline."""
-    copy = harness_copy(projects[name], tmp_path / name, tool)
+    copy = harness_copy(projects[name], tmp_path / name)
     proc = subprocess.run(
         ["make", "test", f"PYTHON={sys.executable}"],
         cwd=copy,
@@ -350,7 +339,7 @@ def test_make_test_runs_the_terraform_tests_offline(
         timeout=900,
         stdin=subprocess.DEVNULL,
     )
-    out = proc.stdout + proc.stderr
+    out = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)  # terraform's colours
     assert proc.returncode == 0, out[-6000:]
     assert re.search(r"Success! \d+ passed, 0 failed", out), "make test ran no terraform test"
 
@@ -493,7 +482,7 @@ def teardown(folder: Path, tool: TerraformTool, env: dict[str, str]) -> Step:
 
 def deploy(name: str, project: Path, work: Path, tool: TerraformTool) -> Deployment:
     """Apply, change and tear down one variant in its own moto account."""
-    copy = harness_copy(project, work / name, tool)
+    copy = harness_copy(project, work / name)
     folder = copy / "terraform"
     moto_overrides(folder)
     result = Deployment(name, folder)
@@ -783,7 +772,7 @@ def test_account_quotas_no_project_adds_an_account_wide_logs_resource_policy(
 def crowded_apply(project: Path, work: Path, tool: TerraformTool) -> Step:
     """Apply ``project`` into an account that already holds 10 logs resource policies."""
     work.mkdir()
-    folder = harness_copy(project, work / "project", tool) / "terraform"
+    folder = harness_copy(project, work / "project") / "terraform"
     moto_overrides(folder)
     with MotoServer(work / "moto.log") as server:
         logs = emulator.client(server, "logs")
@@ -840,10 +829,6 @@ REGIONS_OPENED_SINCE_2022: Final = (
 def product_regions() -> list[str]:
     """The regions the product offers: copier.yml's region table where it exists, plus
     us-east-1 and the regions opened since 2022."""
-    import yaml
-
-    from infra_scaffold.contract import bundled_template
-
     data = yaml.safe_load((bundled_template() / "copier.yml").read_text(encoding="utf-8"))
     table = (data.get("aws_regions") or {}).get("default") or {}
     codes = table.keys() if isinstance(table, dict) else [r.get("code") for r in table]
@@ -853,7 +838,7 @@ def product_regions() -> list[str]:
 def plan_every_region(project: Path, work: Path, tool: TerraformTool) -> dict[str, Step]:
     """``terraform plan`` of a load-balanced project in every region (moto answers)."""
     work.mkdir()
-    folder = harness_copy(project, work / "project", tool) / "terraform"
+    folder = harness_copy(project, work / "project") / "terraform"
     moto_overrides(folder)
     plans = {}
     with MotoServer(work / "moto.log") as server:
@@ -891,46 +876,83 @@ def test_regions_every_region_of_the_product_plans(moto_tier: MotoTier) -> None:
 
 # --- Defaults within their own rules, at the edges of every answer ----------------------
 
-#: The answers that reach Terraform defaults, at both ends of what the CLI accepts.
-EDGE_ANSWERS: Final[dict[str, dict[str, Any]]] = {
-    "low": {"max_duration_seconds": 1, "avg_duration_ms": 1, "ephemeral_storage_mb": 512},
-    "high": {
-        "max_duration_seconds": 86400,
-        "avg_duration_ms": 86400000,
-        "ephemeral_storage_mb": 1048576,
-        "memory_mb": 262144,
-        "max_payload_kb": 1048576,
-        "requests_per_month": 100000000000,
-        "project_name": "abcdefghij-klmnopqrstuvw",
-    },
-    "sqs-limit": {"max_duration_seconds": 43201, "avg_duration_ms": 1},
+#: The answers that reach Terraform defaults, at the low end of what the CLI accepts.
+LOWEST_ANSWERS: Final[dict[str, Any]] = {
+    "max_duration_seconds": 1,
+    "avg_duration_ms": 1,
+    "ephemeral_storage_mb": 512,
 }
+#: The same answers, raised in this order to the highest value each variant accepts
+#: (a longer job allows a longer average; each raised answer stays in the next one's
+#: way, as a user's would).
+RAISED_ANSWERS: Final = (
+    "max_duration_seconds",
+    "avg_duration_ms",
+    "memory_mb",
+    "ephemeral_storage_mb",
+    "max_payload_kb",
+    "requests_per_month",
+)
+#: The longest project name (every derived AWS name at its longest).
+LONGEST_NAME: Final = "abcdefghij-klmnopqrstuvw"
+EDGES: Final = ("lowest", "highest")
+
+
+def _accepts(name: str, answers: dict[str, Any]) -> bool:
+    """Whether `scaffold new` plans a container ``name`` project with ``answers``."""
+    workload, compute = VARIANT_OF[name]
+    try:
+        answers_for(workload=workload, compute=compute, **answers)
+    except ScaffoldError:
+        return False
+    return True
+
+
+@functools.cache
+def highest_answers(name: str) -> dict[str, Any]:
+    """The highest answers `scaffold new` accepts for variant ``name`` (each one found by
+    bisection between its answer limits, the others held where they are)."""
+    limits = load_contract(REPO).table("answer_limits")
+    answers: dict[str, Any] = {"project_name": LONGEST_NAME, "avg_duration_ms": 1}
+    for key in RAISED_ANSWERS:
+        low, high = limits[key]["min"], limits[key]["max"]
+        assert _accepts(name, {**answers, key: low}), (name, key, low)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if _accepts(name, {**answers, key: middle}):
+                low = middle
+            else:
+                high = middle - 1
+        answers[key] = low
+    return answers
 
 
 def edge_answers(name: str, edge: str) -> dict[str, Any]:
-    """``EDGE_ANSWERS[edge]`` within what the product accepts for the variant: no request
-    longer than a load balancer holds, no job longer than SQS hides a message (both
-    refused before rendering), and on Fargate no more than its largest task and storage."""
-    workload, compute = VARIANT_OF[name]
-    answers = dict(EDGE_ANSWERS[edge])
+    return dict(LOWEST_ANSWERS) if edge == "lowest" else highest_answers(name)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_defaults_the_longest_duration_is_what_the_compute_holds_and_longer_is_refused(
+    name: str,
+) -> None:
+    """A duration a generated project cannot hold is refused up front, with the reason,
+    instead of rendering a default above its own validation (issue 15: a worker's
+    `job_timeout_seconds` above 43,200). The longest accepted one plans (the edge test)."""
+    facts = load_contract(REPO).table("capacity_facts")
     longest = {
-        "service": capacity.fact("tg.max_deregistration_delay_seconds"),
-        "inference": capacity.fact("tg.max_deregistration_delay_seconds"),
-        "worker": capacity.fact("sqs.max_visibility_seconds"),
-    }.get(CONTAINER_SHAPES[workload])
-    if longest is not None:
-        answers["max_duration_seconds"] = min(answers["max_duration_seconds"], int(longest))
-        seconds = answers["max_duration_seconds"]
-        answers["avg_duration_ms"] = min(answers["avg_duration_ms"], seconds * 1000)
-    if compute == "fargate":
-        storage = capacity.fact("fargate.max_ephemeral_storage_gib") - capacity.fact(
-            "fargate.image_storage_gib"
-        )
-        memory = int(capacity.fact("fargate.max_memory_mb"))
-        if "memory_mb" in answers:
-            answers["memory_mb"] = min(answers["memory_mb"], memory)
-        answers["ephemeral_storage_mb"] = min(answers["ephemeral_storage_mb"], int(storage * 1024))
-    return answers
+        "service": facts["tg_max_deregistration_delay_seconds"],
+        "inference": facts["tg_max_deregistration_delay_seconds"],
+        "worker": facts["sqs_max_visibility_seconds"],
+        "websocket": load_contract(REPO).table("answer_limits")["max_duration_seconds"]["max"],
+    }[load_contract(REPO).table("workload_defaults")[VARIANT_OF[name][0]]["container_shape"]]
+    assert highest_answers(name)["max_duration_seconds"] == longest
+    with pytest.raises(ScaffoldError) as refused:
+        answers_for(workload=VARIANT_OF[name][0], compute=VARIANT_OF[name][1],
+                    max_duration_seconds=longest + 1,
+                    avg_duration_ms=1)  # fmt: skip
+    message = str(refused.value)
+    assert "max_duration_seconds" in message
+    assert len(message.splitlines()) == 1, message
 
 
 #: A plan with every resource and data source mocked: what `terraform plan` checks
@@ -976,24 +998,25 @@ def edge_plans(
     tool: TerraformTool, template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[tuple[str, str], Any]:
     work = tmp_path_factory.mktemp("edges")
+    types = load_contract(REPO).table("instance_types")
 
     def plan(case: tuple[str, str]) -> Any:
         name, edge = case
+        answers = edge_answers(name, edge)
         workload, compute = VARIANT_OF[name]
-        project = render(
-            template, work / f"{name}-{edge}", workload=workload, compute=compute,
-            **edge_answers(name, edge),
-        )  # fmt: skip
-        folder = harness_copy(project, work / f"copy-{name}-{edge}", tool) / "terraform"
+        project = render(template, work / f"{name}-{edge}", workload=workload, compute=compute,
+                         **answers)  # fmt: skip
+        recorded = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
+        folder = harness_copy(project, work / f"copy-{name}-{edge}") / "terraform"
         moto_overrides(folder)
         write_tfvars(folder, first_tfvars(name, _FAKE_ACCOUNT))
-        architecture = "x86_64" if name == "ml_inference" else "arm64"
+        architecture = types[recorded["instance_type"]]["architecture"]
         test_file = folder / "zz_harness_plan.tftest.hcl"
         test_file.write_text(harness_plan_test(architecture), encoding="utf-8")
         tool.init(folder)
         return tool.test(folder, filter_files=["zz_harness_plan.tftest.hcl"])
 
-    cases = [(name, edge) for name in VARIANTS for edge in EDGE_ANSWERS]
+    cases = [(name, edge) for name in VARIANTS for edge in EDGES]
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(zip(cases, pool.map(plan, cases), strict=True))
 
@@ -1006,7 +1029,7 @@ _FAKE_ACCOUNT: Final = emulator.Account(
 )
 
 
-@pytest.mark.parametrize("edge", EDGE_ANSWERS)
+@pytest.mark.parametrize("edge", EDGES)
 @pytest.mark.parametrize("name", VARIANTS)
 def test_defaults_pass_their_own_validations_for_every_allowed_answer(
     edge_plans: dict[tuple[str, str], Any], name: str, edge: str

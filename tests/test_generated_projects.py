@@ -40,7 +40,9 @@ PROGRAMS: Final = {
     "terraform": "Terraform", "docker": "Docker", "aws": "AWS CLI", "sam": "AWS SAM CLI",
 }  # fmt: skip
 #: Commands of a recipe that come with any shell.
-SHELL_WORDS: Final = {"grep", "awk", "echo", "repository", "set"}
+SHELL_WORDS: Final = {
+    "grep", "awk", "echo", "set", "read", "test", "if", "then", "fi", "exit",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +98,8 @@ def programs_of(commands: str) -> set[str]:
                 if len(words) > 2 and words[1] == "-m":
                     found.add(words[2])
                 continue
-            if program.rstrip(")") in SHELL_WORDS or program.startswith("repository="):
+            # A shell word, or a shell variable assigned (repository=$(...)).
+            if program.rstrip(")") in SHELL_WORDS or re.fullmatch(r"[a-z_]+=.*", program):
                 continue
             assert program in PROGRAMS, f"{program!r} in {line!r}: add it to the README and here"
             found.add(program)

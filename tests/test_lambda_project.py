@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -587,7 +588,8 @@ def test_the_sqs_poller_never_invokes_more_batches_than_the_reservation_lets_run
             assert maximum <= reserved, (reservation, maximum)
         else:
             # No reservation: the account's pool (10 in a new account) must hold it.
-            assert maximum <= 5, maximum
+            planned = given("sqs_consumer")["capacity_plan"]["lambda"]
+            assert maximum == planned["sqs_maximum_concurrency_unreserved"] <= 5, maximum
 
 
 def test_the_sqs_consumer_documents_how_the_reservation_bounds_the_poller(
@@ -653,6 +655,33 @@ def test_every_handler_has_a_sample_event_its_tests_use(
 
 
 @pytest.mark.parametrize("name", VARIANTS)
+def test_every_sample_event_succeeds_as_make_invoke_sends_it(
+    projects: dict[str, Path], name: str
+) -> None:
+    """A sample that its handler refuses (a stale signature) fails the project's tests."""
+    project = projects[name]
+    events = sorted(p.name for p in (project / "events").glob("*.json"))
+    result = run(
+        [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-k", "every_sample"],
+        cwd=project,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        timeout=300,
+    )
+    assert result.returncode == 0, output(result)
+    passed = re.findall(r"::test_\w+_every_sample_event\w*\[([\w.-]+)\] PASSED", result.stdout)
+    assert sorted(passed) == events, output(result)
+    makefile = (project / "Makefile").read_text(encoding="utf-8")
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert "make invoke" in readme
+    if VARIANTS[name]["workload"] == "webhook":
+        # Signed when sent: a stored signature is a replay once the tolerance has passed.
+        assert "python events/sign.py $(EVENT) | sam local invoke Function --event -" in makefile
+        assert "events/sign.py" in readme
+    else:
+        assert "sam local invoke Function --event $(EVENT)" in makefile
+
+
+@pytest.mark.parametrize("name", VARIANTS)
 def test_deploys_confirm_change_sets_and_the_makefile_has_every_target(
     projects: dict[str, Path], name: str
 ) -> None:
@@ -662,7 +691,7 @@ def test_deploys_confirm_change_sets_and_the_makefile_has_every_target(
     assert deploy["confirm_changeset"] is True
     assert samconfig["default"]["global"]["parameters"]["stack_name"] == "demo-svc"
     makefile = (project / "Makefile").read_text(encoding="utf-8")
-    for target in ("test", "lint", "scan", "build", "deploy"):
+    for target in ("test", "lint", "scan", "build", "deploy", "invoke"):
         assert f"\n{target}:" in makefile or f"\n{target}: " in makefile, target
 
 

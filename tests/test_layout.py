@@ -157,7 +157,11 @@ def test_computes_that_share_a_tree_get_its_files_but_not_each_other_s(tmp_path)
         compute: {path for path, rule in rules.items() if rule.get("computes") == [compute]}
         for compute in ("container", "fargate")
     }
-    assert only["container"] == {"terraform/asg.tf", "terraform/user_data.sh.tftpl"}
+    assert only["container"] == {
+        "terraform/asg.tf",
+        "terraform/user_data.sh.tftpl",
+        "terraform/tests/defaults.tftest.hcl",
+    }
     assert only["fargate"] == {
         "terraform/ecs.tf", "terraform/scaling.tf", "terraform/tests/ecs.tftest.hcl",
     }  # fmt: skip

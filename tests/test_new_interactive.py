@@ -283,6 +283,18 @@ def test_an_instance_type_that_cannot_hold_a_job_is_asked_again(tmp_path):
     final = make_plan(contract, {**given, "instance_type": chosen}).answers
     assert answers["decision_record"] == final["decision_record"]
     assert answers["capacity_plan"] == final["capacity_plan"]
-    usd = f"{final['decision_record']['monthly_usd']['ec2-asg']:.2f}"
-    assert usd in (project / "README.md").read_text()
-    assert usd in (project / "docs" / "adr" / "0001-compute-platform.md").read_text()
+    record, fleet = final["decision_record"], final["capacity_plan"]["instances"]
+    usd = f"{record['monthly_usd']['ec2-asg']:.2f}"
+    readme = (project / "README.md").read_text()
+    adr = (project / "docs" / "adr" / "0001-compute-platform.md").read_text()
+    # The figures of the type finally chosen, not of the one refused or first planned.
+    assert f"**${usd} a month**" in readme
+    assert f"{fleet['count']} {chosen} instances" in readme
+    assert f"each holding {fleet['concurrency_each']} job" in readme
+    assert f"`max_size` {fleet['max_size']}" in readme
+    assert f"| `ec2-asg` | {record['labels']['ec2-asg']} | {usd} |" in adr
+    assert f"{fleet['count']}x {chosen}" in record["labels"]["ec2-asg"]
+    costs = readme.split("## What it costs", 1)[1].split("\n## ", 1)[0]
+    for other in {planned, choices[too_small]} - {chosen}:
+        assert other not in costs
+        assert f"x {other} " not in adr

@@ -115,6 +115,8 @@ FACTS: Final[tuple[Fact, ...]] = (
     Fact("lambda.reserved_floor", 10, "reserved concurrency at least (today's default)", _BRIEF),
     Fact("sqs.poller_min_concurrency", 2, "MaximumConcurrency at least", _SQS_SCALING),
     Fact("sqs.poller_max_concurrency", 1000, "MaximumConcurrency at most", _SQS_SCALING),
+    Fact("sqs.unreserved_poller_concurrency", 5, "MaximumConcurrency when ReservedConcurrency is "
+         "set to -1 at deploy time (a new account has 10 executions in all)", _ASSUMPTION),
     Fact("sqs.max_visibility_seconds", 43_200, "seconds a received message stays hidden at most",
          _SQS_VISIBILITY),
     Fact("apigw.http.account_rate", 10_000, "requests/s per region (HTTP API, default)",
@@ -370,6 +372,19 @@ class Demand:
             worker=worker,
             gpu=gpu,
         )
+
+    def record(self) -> dict[str, float]:
+        """The load as a project records it (``capacity_plan.load``, and the
+        ``load`` of a decision record): rates in requests/s, concurrency in
+        requests in flight, CPU in vCPU, utilisation as a share."""
+        return {
+            "average_requests_per_second": _round(self.average_rps),
+            "peak_to_average": self.peak_to_average,
+            "peak_requests_per_second": _round(self.peak_rps),
+            "peak_concurrency": _round(self.peak_concurrency),
+            "vcpus_per_request": _round(self.cpu_share),
+            "target_cpu_utilization": self.utilization,
+        }
 
     @property
     def average_rps(self) -> float:
@@ -742,16 +757,27 @@ class LambdaLimits:
     throttling_burst_limit: int
     """HTTP API stage: requests in a burst above the rate."""
     sqs_maximum_concurrency: int
-    """The SQS poller's MaximumConcurrency (2 to 1,000)."""
+    """The SQS poller's MaximumConcurrency (2 to 1,000): the reservation, or the planned
+    need when nothing is reserved."""
+    sqs_maximum_concurrency_unreserved: int
+    """The poller's MaximumConcurrency when a deployment sets ReservedConcurrency to -1:
+    :attr:`sqs_maximum_concurrency` when the plan reserves nothing itself; otherwise a
+    share a new account's few unreserved executions hold (-1 is what such an account
+    must use)."""
+    notes: tuple[str, ...] = ()
+    """Sentences for the Lambda project's README: account quotas the plan exceeds."""
 
 
-def lambda_limits(demand: Demand, provisioned_concurrency: int = 0) -> LambdaLimits:
+def lambda_limits(
+    demand: Demand, provisioned_concurrency: int = 0, *, api: bool = False
+) -> LambdaLimits:
     """Reserved concurrency, API throttling and SQS poller concurrency for ``demand``.
 
     Each sits at twice the planned peak (``capacity.limit_headroom``), at
     least today's defaults. A reservation the default account cannot grant
     (more than 1,000 minus the 100 AWS keeps unreserved) is left out, and the
-    reason says what to do.
+    reason says what to do. ``api``: an HTTP API fronts the function (its
+    throttling then matters to the notes).
     """
     headroom = fact("capacity.limit_headroom")
     needed = math.ceil(demand.peak_concurrency * headroom - 1e-9)
@@ -778,7 +804,24 @@ def lambda_limits(demand: Demand, provisioned_concurrency: int = 0) -> LambdaLim
         fact("apigw.http.account_rate"),
     )
     burst = _clamp(2 * rate, fact("apigw.throttling_burst_floor"), fact("apigw.http.account_burst"))
-    return LambdaLimits(reserved, reason, rate, burst, poller)
+    unreserved = poller if reserved < 0 else int(fact("sqs.unreserved_poller_concurrency"))
+    notes = tuple(_lambda_notes(demand, api=api))
+    return LambdaLimits(reserved, reason, rate, burst, poller, unreserved, notes)
+
+
+def _lambda_notes(demand: Demand, *, api: bool) -> Iterable[str]:
+    account = int(fact("lambda.account_concurrency"))
+    if demand.peak_concurrency > account:
+        yield (
+            f"On Lambda the planned peak holds {demand.peak_concurrency:,.0f} executions at "
+            f"once: more than the default regional quota of {account:,}."
+        )
+    rate = int(fact("apigw.http.account_rate"))
+    if api and demand.peak_rps * fact("capacity.limit_headroom") > rate:
+        yield (
+            f"The API's throttling stops at the regional HTTP API quota of {rate:,} "
+            "requests/s; ask AWS for more before the peak reaches it."
+        )
 
 
 def _clamp(value: int, low: float, high: float) -> int:
@@ -803,23 +846,17 @@ class CapacityPlan:
     """Connection and shutdown limits (container projects)."""
     schedule_expression: str
     """A scheduled job's default schedule."""
+    instance_notes: tuple[str, ...] = ()
+    """Sentences for the container project's README (limits the group reaches)."""
     notes: tuple[str, ...] = ()
-    """Sentences a reader of the plan should know (quotas, limits reached)."""
+    """Sentences about the plan as a whole (none for a plan made by scaffold)."""
 
     def record(self) -> dict[str, Any]:
         """The ``capacity_plan`` answer a project records (shape in docs/template-authoring.md)."""
-        demand, fleet = self.demand, self.instances
-        fargate = self.fargate
+        fleet, fargate = self.instances, self.fargate
         return {
             "sized": True,
-            "load": {
-                "average_requests_per_second": _round(demand.average_rps),
-                "peak_to_average": demand.peak_to_average,
-                "peak_requests_per_second": _round(demand.peak_rps),
-                "peak_concurrency": _round(demand.peak_concurrency),
-                "vcpus_per_request": _round(demand.cpu_share),
-                "target_cpu_utilization": demand.utilization,
-            },
+            "load": self.demand.record(),
             "instances": {
                 "instance_type": fleet.size,
                 "architecture": self.architecture,
@@ -829,6 +866,7 @@ class CapacityPlan:
                 "count": fleet.count,
                 "min_size": fleet.minimum,
                 "max_size": max_size(fleet.count),
+                "notes": list(self.instance_notes),
             },
             "fargate": None
             if fargate is None
@@ -846,6 +884,10 @@ class CapacityPlan:
                 "throttling_rate_limit": self.lambda_.throttling_rate_limit,
                 "throttling_burst_limit": self.lambda_.throttling_burst_limit,
                 "sqs_maximum_concurrency": self.lambda_.sqs_maximum_concurrency,
+                "sqs_maximum_concurrency_unreserved": (
+                    self.lambda_.sqs_maximum_concurrency_unreserved
+                ),
+                "notes": list(self.lambda_.notes),
             },
             "timeouts": {
                 "alb_idle_timeout_seconds": self.timeouts.alb_idle_timeout_seconds,
@@ -866,42 +908,30 @@ def plan_project(
     instances: Fleet,
     fargate: Fleet | None,
     provisioned_concurrency: int = 0,
+    api: bool = False,
 ) -> CapacityPlan:
-    """Every limit of a project that serves ``demand`` with ``instances``."""
-    limits = lambda_limits(demand, provisioned_concurrency)
-    notes = list(_notes(demand, limits, instances))
+    """Every limit of a project that serves ``demand`` with ``instances``.
+
+    ``api``: on Lambda, an HTTP API fronts the function (``http_api``, ``webhook``).
+    """
     return CapacityPlan(
         demand=demand,
         instances=instances,
         architecture=instance_type(instances.size).architecture,
         fargate=fargate,
-        lambda_=limits,
+        lambda_=lambda_limits(demand, provisioned_concurrency, api=api),
         timeouts=timeouts(shape, max_duration_seconds),
         schedule_expression=schedule_expression(demand.requests_per_month),
-        notes=tuple(notes),
+        instance_notes=tuple(_instance_notes(instances)),
     )
 
 
-def _notes(demand: Demand, limits: LambdaLimits, instances: Fleet) -> Iterable[str]:
-    account = int(fact("lambda.account_concurrency"))
-    if demand.peak_concurrency > account:
-        yield (
-            f"On Lambda the planned peak holds {demand.peak_concurrency:,.0f} executions at "
-            f"once: more than the default regional quota of {account:,}."
-        )
-    if limits.unreserved_reason:
-        yield f"Lambda reserves no concurrency: {limits.unreserved_reason}."
+def _instance_notes(instances: Fleet) -> Iterable[str]:
     ceiling = int(fact("capacity.max_size_ceiling"))
     if max_size(instances.count) > ceiling:
         yield (
             f"The group's max_size ({max_size(instances.count)}) passes {ceiling}: a larger "
             "instance type would need fewer instances."
-        )
-    rate = int(fact("apigw.http.account_rate"))
-    if demand.peak_rps * fact("capacity.limit_headroom") > rate:
-        yield (
-            f"The API's throttling stops at the regional HTTP API quota of {rate:,} "
-            "requests/s; ask AWS for more before the peak reaches it."
         )
 
 

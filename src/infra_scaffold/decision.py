@@ -289,6 +289,7 @@ class Recommendation:
             "prices_as_of": self.costs.assumptions["prices_as_of"],
             "labels": dict(sorted((o.id, o.label) for o in self.costs.options)),
             "unavailable": dict(sorted(unavailable.items())),
+            "load": dict(sorted(self.costs.inputs.demand.record().items())),
         }
 
 
@@ -357,6 +358,7 @@ def _capacity(profile: WorkloadProfile, costs: CostReport) -> CapacityPlan | Non
         instances=instances,
         fargate=fargate.fleet if fargate.available else None,
         provisioned_concurrency=profile.warm_environments,
+        api=profile.synchronous,
     )
 
 

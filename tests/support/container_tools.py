@@ -172,6 +172,21 @@ def docker_run_env(script: str) -> dict[str, str]:
     return {m[1]: m[2] for m in re.finditer(r"--env ([A-Z_][A-Z0-9_]*)=(\S*)", run)}
 
 
+def app_value(project: Path, expression: str) -> Any:
+    """Evaluate ``expression`` (JSON-able; ``c`` is the app's ``app.config``) in the
+    rendered project, in a process of its own as its tests would."""
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import json, app.config as c; print(json.dumps({expression}))"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
 # --- Dockerfile -------------------------------------------------------------------
 
 

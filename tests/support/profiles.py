@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra_scaffold.decision import CONTAINER_SHAPES, WORKLOADS
+from infra_scaffold.decision import CONTAINER_SHAPES, LAMBDA_WORKLOADS, WORKLOADS
 
 #: Longest run each container shape may take (the ALB's drain, SQS's visibility).
 LONGEST = {"service": 3600, "inference": 3600, "websocket": 86_400, "worker": 43_200}
@@ -17,10 +17,16 @@ LONGEST = {"service": 3600, "inference": 3600, "websocket": 86_400, "worker": 43
 LONGEST_ON_LAMBDA = {"http_api": 30, "webhook": 30}
 
 
-def profiles(workload: str) -> dict[str, dict[str, Any]]:
-    """``{"small": answers, "large": answers, "long": answers}`` for ``workload``."""
+def profiles(workload: str, compute: str | None = None) -> dict[str, dict[str, Any]]:
+    """``{"small": answers, "large": answers, "long": answers}`` for ``workload``.
+
+    The long profile runs as long as ``compute`` allows (``container``: what a load
+    balancer or a queue holds; ``lambda``: Lambda's limits); without ``compute``, as
+    long as the workload's usual compute allows. ``compute`` is not among the answers.
+    """
     longest = LONGEST_ON_LAMBDA.get(workload, 900)
-    if CONTAINER_SHAPES[workload] in ("websocket", "worker", "inference"):
+    on_containers = CONTAINER_SHAPES[workload] in ("websocket", "worker", "inference")
+    if compute == "container" or (compute is None and on_containers):
         longest = LONGEST[CONTAINER_SHAPES[workload]]
     return {
         "small": {"workload": workload},
@@ -33,3 +39,11 @@ def profiles(workload: str) -> dict[str, dict[str, Any]]:
 
 #: Every (workload, profile name, answers), for parametrized tests.
 ALL = [(w, name, answers) for w in WORKLOADS for name, answers in profiles(w).items()]
+
+#: Every (compute, workload, profile name, answers) a project can be rendered from.
+RENDERED = [
+    (compute, w, name, answers)
+    for compute in ("lambda", "container")
+    for w in (LAMBDA_WORKLOADS if compute == "lambda" else WORKLOADS)
+    for name, answers in profiles(w, compute).items()
+]

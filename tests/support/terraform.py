@@ -283,6 +283,23 @@ def _configure() -> TerraformTool | str:
     return tool
 
 
+def variable_values(tool: TerraformTool, folder: Path, names: list[str], work: Path) -> Any:
+    """The values terraform gives the variables ``names`` of ``folder/variables.tf``.
+
+    Terraform itself reads the file (no provider needed): with the project's
+    ``terraform.tfvars.example`` for the variables that have no default, so every
+    other one takes its default, and every validation runs on it (a default that
+    breaks its own validation raises RuntimeError, as the first plan would fail).
+    """
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(folder / "variables.tf", work / "variables.tf")
+    shutil.copy2(folder / "terraform.tfvars.example", work / "terraform.tfvars")
+    values = ", ".join(f"{name} = var.{name}" for name in names)
+    (work / "values.tf").write_text(f'output "values" {{\n  value = {{ {values} }}\n}}\n')
+    _check(tool.run(["plan", "-input=false", "-no-color", "-out=values.plan"], work), "plan")
+    return tool.show_json(work, "values.plan")["planned_values"]["outputs"]["values"]["value"]
+
+
 def copy_project_terraform(project: Path, dest: Path) -> Path:
     """A copy of ``project/terraform`` at ``dest`` (the harness adds override files there)."""
     shutil.copytree(project / "terraform", dest, ignore=shutil.ignore_patterns(".terraform*"))

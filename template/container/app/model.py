@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import logging
 import math
+import operator
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -50,10 +51,11 @@ class ReferenceBackend:
     features = FEATURES
 
     def predict(self, instances: Sequence[Sequence[float]]) -> list[float]:
-        return [
-            _sigmoid(sum(w * x for w, x in zip(WEIGHTS, row, strict=True)) + BIAS)
-            for row in instances
-        ]
+        # map(operator.mul) is the dot product without a Python-level step per feature;
+        # rows of another length than WEIGHTS are refused, as zip(strict=True) would.
+        if any(len(row) != FEATURES for row in instances):
+            raise ValueError(f"each instance must have {FEATURES} features")
+        return [_sigmoid(sum(map(operator.mul, WEIGHTS, row)) + BIAS) for row in instances]
 
 
 class TorchBackend:

@@ -5,7 +5,9 @@ each one the receiver
 
 1. verifies the HMAC-SHA256 signature over the timestamp, the delivery id and the raw
    body with the current secrets (constant-time compare) and refuses timestamps outside
-   the tolerance: 401, nothing else happens;
+   the tolerance: 401, nothing else happens (on the event loop: a flood of forged
+   deliveries costs one HMAC each, no thread and no log line; `Refusals` logs the
+   first at once, then their count once a minute);
 2. claims the delivery id in the deliveries table with a conditional write
    (app/store.py): a delivery already processed is acknowledged (200, "duplicate")
    without running again, one that another request is processing gets 409 (the
@@ -36,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.config import Settings
-from app.signature import SignatureError, verify
+from app.signature import problem
 from app.store import Claim, DynamoJobStore, JobStore, LostClaim
 
 log = logging.getLogger(__name__)
@@ -44,12 +46,18 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "x-signature"
 TIMESTAMP_HEADER = "x-signature-timestamp"
 DELIVERY_ID_HEADER = "x-delivery-id"
+#: The headers a delivery is read from, as the ASGI scope names them.
+DELIVERY_HEADERS = frozenset(
+    name.encode() for name in (SIGNATURE_HEADER, TIMESTAMP_HEADER, DELIVERY_ID_HEADER)
+)
 #: How often the signing secret is read again (picks up rotations).
 SECRET_REFRESH_SECONDS = 300
 #: After a failed re-read, the current secrets are kept and the read retried this soon.
 SECRET_RETRY_SECONDS = 30
 #: How long processed delivery ids are remembered: longer than senders keep retrying.
 RETENTION_SECONDS = 7 * 24 * 3600
+#: Refused deliveries are logged with their count at most this often, not one line each.
+REFUSALS_LOG_SECONDS = 60
 
 
 def process(payload: Any) -> dict[str, Any]:
@@ -91,6 +99,12 @@ class Secrets:
             self._expires = self._clock() + self._refresh
         return self
 
+    def cached(self) -> list[bytes] | None:
+        """The secrets without reading them: None when they are due to be read again
+        (a call to SSM, which must not run on the event loop)."""
+        with self._lock:
+            return None if self._clock() >= self._expires else self._secrets
+
     def current(self) -> list[bytes]:
         """The secrets, read again when they are older than the refresh interval."""
         with self._lock:
@@ -115,6 +129,45 @@ def ssm_parameter(client: Any, name: str) -> Callable[[], str]:
     return fetch
 
 
+class Refusals:
+    """The log of refused deliveries: the first at once, then their count per interval.
+
+    A line per refusal would make a flood of forged deliveries cost a log write each
+    (CPU, CloudWatch Logs), on top of the load balancer's access log of every 401."""
+
+    def __init__(
+        self, interval: float = REFUSALS_LOG_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+        self._next = float("-inf")
+
+    def record(self, reason: str) -> None:
+        """Count one refusal; write the counts when the interval has passed."""
+        with self._lock:
+            self._counts[reason] = self._counts.get(reason, 0) + 1
+            now = self._clock()
+            if now < self._next:
+                return
+            counts, self._counts, self._next = self._counts, {}, now + self._interval
+        _log_refusals(counts)
+
+    def flush(self) -> None:
+        """Write the counts not written yet (at shutdown)."""
+        with self._lock:
+            counts, self._counts = self._counts, {}
+        _log_refusals(counts)
+
+
+def _log_refusals(counts: dict[str, int]) -> None:
+    if counts:
+        total = sum(counts.values())
+        reasons = ", ".join(f"{reason} ({n})" for reason, n in sorted(counts.items()))
+        log.warning("%d %s refused: %s", total, "delivery" if total == 1 else "deliveries", reasons)
+
+
 @dataclass(frozen=True)
 class Answer:
     """The HTTP answer to one delivery."""
@@ -124,7 +177,11 @@ class Answer:
 
 
 class Receiver:
-    """Checks, deduplicates and processes deliveries (thread-safe: called from a pool)."""
+    """Checks, deduplicates and processes deliveries (thread-safe: called from a pool).
+
+    `refuse` only computes (HMAC over the body), so the service answers forged and
+    stale deliveries on the event loop; `accept` waits for DynamoDB and your processing,
+    so it runs in a thread. `receive` does both, in order."""
 
     def __init__(
         self,
@@ -143,6 +200,7 @@ class Receiver:
         self.handler = handler
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.refusals = Refusals()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Receiver:
@@ -168,19 +226,31 @@ class Receiver:
 
     def receive(self, headers: Mapping[str, str], body: bytes) -> Answer:
         """Answer one delivery; ``headers`` have lowercase names, ``body`` is as sent."""
-        try:
-            verify(
-                self.secrets.current(),
-                body,
-                timestamp=headers.get(TIMESTAMP_HEADER),
-                delivery_id=headers.get(DELIVERY_ID_HEADER),
-                signature=headers.get(SIGNATURE_HEADER),
-                now=self.clock(),
-                tolerance_seconds=self.tolerance_seconds,
-            )
-        except SignatureError as error:
-            log.warning("delivery refused: %s", error)
-            return Answer(401, {"error": "invalid signature"})
+        refusal = self.refuse(headers, body, self.secrets.current())
+        return refusal if refusal is not None else self.accept(headers, body)
+
+    def refuse(
+        self, headers: Mapping[str, str], body: bytes, secrets: list[bytes]
+    ) -> Answer | None:
+        """401 unless one of ``secrets`` signed the delivery recently; None when it did.
+
+        No I/O: nothing happens for a refused delivery but this answer."""
+        reason = problem(
+            secrets,
+            body,
+            timestamp=headers.get(TIMESTAMP_HEADER),
+            delivery_id=headers.get(DELIVERY_ID_HEADER),
+            signature=headers.get(SIGNATURE_HEADER),
+            now=self.clock(),
+            tolerance_seconds=self.tolerance_seconds,
+        )
+        if reason is None:
+            return None
+        self.refusals.record(reason)
+        return Answer(401, {"error": "invalid signature"})
+
+    def accept(self, headers: Mapping[str, str], body: bytes) -> Answer:
+        """Process a delivery `refuse` let through, once (blocks: DynamoDB, `process`)."""
         try:
             payload = json.loads(body)
         except ValueError:

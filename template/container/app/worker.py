@@ -25,6 +25,11 @@ Stuck: a watchdog thread exits the process when the worker stays unhealthy (its 
 stopped beating, or a job outlived its time limit). Docker only marks an unhealthy
 container, and the Auto Scaling group checks the instance, not the container; the
 exit makes systemd start a fresh container (Restart=always), or ECS a fresh task.
+
+Several jobs at once: with WORKER_PROCESSES above 1, `python -m app` runs that many of
+these workers, one process each, under app/pool.py, which then owns the health
+endpoint and the instance's lifecycle (on ECS, each worker protects the task for its
+own job, and the protection lapses after the last: none may lift another's).
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from app import jobs
 from app.config import Settings
@@ -150,7 +155,7 @@ class TaskProtection:
     needs ecs:UpdateTaskProtection. Off ECS there is none (no ECS_AGENT_URI).
     """
 
-    def __init__(self, agent_uri: str, timeout: float = 5.0) -> None:
+    def __init__(self, agent_uri: str, timeout: float = 5.0, *, releases: bool = True) -> None:
         parts = urllib.parse.urlsplit(agent_uri)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"ECS_AGENT_URI is not an http URL: {agent_uri!r}")
@@ -158,6 +163,7 @@ class TaskProtection:
         self._port = parts.port or 80
         self._path = parts.path.rstrip("/") + TASK_PROTECTION_PATH
         self._timeout = timeout
+        self._releases = releases
 
     def protect(self, minutes: int) -> None:
         """Protect the task for ``minutes`` (1 to 2,880), from now."""
@@ -165,7 +171,10 @@ class TaskProtection:
         self._put({"ProtectionEnabled": True, "ExpiresInMinutes": minutes})
 
     def release(self) -> None:
-        """Let scale-in and deployments stop the task again."""
+        """Let scale-in and deployments stop the task again (unless the task's other
+        workers may still run jobs: then the protection expires by itself)."""
+        if not self._releases:
+            return
         self._put({"ProtectionEnabled": False})
 
     def _put(self, state: dict[str, Any]) -> None:
@@ -190,6 +199,19 @@ class TaskProtection:
         if response.status != HTTPStatus.OK or "protection" not in answer:
             reason = answer.get("failure") or answer.get("error") or body[:200]
             raise ProtectionError(f"task protection refused ({response.status}): {reason}")
+
+
+class Supervised(Protocol):
+    """What the health endpoint and the signal handlers need: a worker, or a pool of them."""
+
+    signalled: bool
+
+    @property
+    def stopping(self) -> bool: ...
+
+    def healthy(self) -> bool: ...
+
+    def request_stop(self, reason: str) -> None: ...
 
 
 def parse_message(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -505,9 +527,9 @@ def _exit_on_timeout(job_id: str) -> None:
 
 
 class HealthServer:
-    """GET /health on 127.0.0.1: 200 while the worker is healthy, else 503."""
+    """GET /health on 127.0.0.1: 200 while the worker (or the pool) is healthy, else 503."""
 
-    def __init__(self, worker: Worker, host: str, port: int) -> None:
+    def __init__(self, worker: Supervised, host: str, port: int) -> None:
         class HealthHandler(BaseHTTPRequestHandler):
             server_version = "worker"
             sys_version = ""
@@ -552,7 +574,7 @@ class HealthServer:
         self._server.server_close()
 
 
-def install_signal_handlers(worker: Worker) -> None:
+def install_signal_handlers(worker: Supervised) -> None:
     """SIGTERM (docker stop) and SIGINT stop the worker after the running job."""
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -563,37 +585,62 @@ def install_signal_handlers(worker: Worker) -> None:
     signal.signal(signal.SIGINT, on_signal)
 
 
-def main() -> int:
-    """Run the worker with the settings from the environment (`python -m app`)."""
-    settings = Settings.from_env()
+def aws_session(settings: Settings) -> Any:
+    """The AWS SDK session of a running worker (or pool)."""
+    import boto3  # noqa: PLC0415 - only the running worker needs the AWS SDK
+
+    return boto3.session.Session(region_name=settings.aws_region or None)
+
+
+def instance_lifecycle(session: Any, settings: Settings) -> Lifecycle | None:
+    """This instance's Auto Scaling lifecycle, when user data named its hook and group."""
+    if not (settings.lifecycle_hook_name and settings.autoscaling_group_name):
+        return None
+    return Lifecycle(
+        session.client("autoscaling"),
+        settings.lifecycle_hook_name,
+        settings.autoscaling_group_name,
+    )
+
+
+def configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    if not settings.queue_url or not settings.jobs_table:
-        log.error("QUEUE_URL and JOBS_TABLE must be set")
-        return 2
-    import boto3  # noqa: PLC0415 - only the running worker needs the AWS SDK
 
-    session = boto3.session.Session(region_name=settings.aws_region or None)
-    lifecycle = None
-    if settings.lifecycle_hook_name and settings.autoscaling_group_name:
-        lifecycle = Lifecycle(
-            session.client("autoscaling"),
-            settings.lifecycle_hook_name,
-            settings.autoscaling_group_name,
-        )
-    protection = TaskProtection(settings.ecs_agent_uri) if settings.ecs_agent_uri else None
+
+def task_protection(settings: Settings, *, whole_task: bool) -> TaskProtection | None:
+    """This task's scale-in protection, on ECS (ECS_AGENT_URI set). A pool's workers share
+    the task: none releases it, so one job's end never unprotects another's (each
+    protects for its own job's limit, and the protection expires after the last)."""
+    if not settings.ecs_agent_uri:
+        return None
+    return TaskProtection(settings.ecs_agent_uri, releases=whole_task)
+
+
+
+def serve(settings: Settings, *, whole_instance: bool = True) -> int:
+    """Run one worker until it stops.
+
+    ``whole_instance``: it is the instance's only worker, so it also serves the health
+    endpoint and follows the instance's lifecycle; a pool's workers leave both to the
+    pool (app/pool.py).
+    """
+    session = aws_session(settings)
     worker = Worker(
         session.client("sqs"),
         settings,
         DynamoJobStore(session.client("dynamodb"), settings.jobs_table),
-        lifecycle=lifecycle,
-        protection=protection,
+        lifecycle=instance_lifecycle(session, settings) if whole_instance else None,
+        protection=task_protection(settings, whole_task=whole_instance),
     )
     install_signal_handlers(worker)
     watchdog = Watchdog(worker)
     watchdog.start()
     try:
+        if not whole_instance:
+            worker.run()
+            return 0
         with HealthServer(worker, settings.host, settings.port):
             worker.run()
             if worker.draining:
@@ -601,3 +648,18 @@ def main() -> int:
     finally:
         watchdog.stop()
     return 0
+
+
+def main() -> int:
+    """Run the worker, or a pool of them, with the settings from the environment
+    (`python -m app`)."""
+    settings = Settings.from_env()
+    configure_logging(settings)
+    if not settings.queue_url or not settings.jobs_table:
+        log.error("QUEUE_URL and JOBS_TABLE must be set")
+        return 2
+    if settings.worker_processes > 1:
+        from app.pool import supervise  # noqa: PLC0415 - app.pool imports this module
+
+        return supervise(settings)
+    return serve(settings)

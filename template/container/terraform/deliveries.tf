@@ -7,7 +7,7 @@ resource "aws_dynamodb_table" "deliveries" {
   name                        = "${var.project_name}-deliveries"
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "delivery_id"
-  deletion_protection_enabled = true
+  deletion_protection_enabled = var.deletion_protection
 
   attribute {
     name = "delivery_id"

@@ -36,7 +36,7 @@ resource "aws_dynamodb_table" "jobs" {
   name                        = "${var.project_name}-jobs"
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "job_id"
-  deletion_protection_enabled = true
+  deletion_protection_enabled = var.deletion_protection
 
   attribute {
     name = "job_id"

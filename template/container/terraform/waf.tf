@@ -111,6 +111,4 @@ resource "aws_wafv2_web_acl_logging_configuration" "this" {
       name = "authorization"
     }
   }
-
-  depends_on = [aws_cloudwatch_log_resource_policy.waf]
 }

@@ -21,6 +21,11 @@ def test_reference_scores() -> None:
     assert ReferenceBackend().predict(rows) == pytest.approx([expected(r) for r in rows])
 
 
+def test_reference_refuses_rows_of_another_length() -> None:
+    with pytest.raises(ValueError, match="features"):
+        ReferenceBackend().predict([[1.0] * (FEATURES + 1)])
+
+
 def test_reference_is_stable_for_extreme_inputs() -> None:
     scores = ReferenceBackend().predict([[1e6] * FEATURES, [-1e6, 1e6, -1e6, -1e6]])
     assert scores == pytest.approx([1.0, 0.0])

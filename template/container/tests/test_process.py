@@ -16,6 +16,7 @@ ENV = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_EC2_METADATA_DISABLED": "true",
     "AWS_MAX_ATTEMPTS": "1",
+    "WORKER_PROCESSES": "1",  # a lone worker; the pool test below asks for more
 }
 
 
@@ -25,6 +26,21 @@ def test_starts_reports_healthy_and_stops_on_sigterm() -> None:
         code, output = worker.stop()
     assert code == 0, output
     assert "stopped: SIGTERM" in output, output
+
+
+def test_a_pool_runs_each_worker_in_a_process_of_its_own_and_stops_them_all() -> None:
+    """WORKER_PROCESSES (the capacity plan's jobs per instance): one worker per process."""
+    env = {**ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", "WORKER_PROCESSES": "3"}
+    with run_app(env) as pool:
+        started = pool.wait_for("polling ", count=3)  # every worker is up
+        code, rest = pool.stop()
+    output = started + rest
+    assert code == 0, output
+    assert "starting 3 worker processes" in output
+    owners = {line.rsplit(" as ", 1)[1] for line in output.splitlines() if "polling " in line}
+    assert len({owner.split(":")[1] for owner in owners}) == 3, output  # three process ids
+    assert output.count("stopped: SIGTERM") == 3 + 1, output  # each worker, then the pool
+    assert "all 3 workers stopped: SIGTERM" in output
 
 
 def test_refuses_to_start_without_its_queue() -> None:

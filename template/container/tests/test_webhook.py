@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from typing import Any
 
@@ -13,7 +14,7 @@ from app.config import Settings
 from app.main import create_app
 from app.signature import sign
 from app.store import Claim, DynamoJobStore, MemoryJobStore
-from app.webhook import Receiver, Secrets, ssm_parameter
+from app.webhook import Receiver, Refusals, Secrets, ssm_parameter
 
 KEY = "signing-key"
 NOW = 1_700_000_000.0
@@ -99,6 +100,30 @@ def test_forged_or_altered_deliveries_are_refused_before_anything_happens(forge:
     assert (answer.status, answer.body) == (401, {"error": "invalid signature"})
     assert handler.payloads == []
     assert store.jobs == {}
+
+
+def test_refusals_are_logged_the_first_at_once_then_counted_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    refusals = Refusals(interval=60, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="app.webhook"):
+        refusals.record("signature does not match")
+        now[0] = 1
+        for _ in range(500):  # a flood of forged deliveries: no line each
+            refusals.record("signature does not match")
+        refusals.record("timestamp outside the tolerance")
+        assert len(caplog.records) == 1
+        now[0] = 61
+        refusals.record("signature does not match")
+        refusals.record("missing signature headers")
+        refusals.flush()  # at shutdown
+    assert [record.getMessage() for record in caplog.records] == [
+        "1 delivery refused: signature does not match (1)",
+        "502 deliveries refused: signature does not match (501),"
+        " timestamp outside the tolerance (1)",
+        "1 delivery refused: missing signature headers (1)",
+    ]
 
 
 def test_stale_deliveries_are_refused() -> None:
@@ -279,3 +304,47 @@ def test_deliveries_are_handled_off_the_event_loop() -> None:
     post(create_app(SETTINGS, receiver=receiver), *delivery())
     assert threads
     assert threads != [threading.main_thread().name]
+
+
+def test_refused_deliveries_are_answered_without_a_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hops: list[str] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(function: Any, *args: Any) -> Any:
+        hops.append(function.__name__)
+        return await to_thread(function, *args)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+    handler = Handler()
+    app = create_app(SETTINGS, receiver=make_receiver(handler))
+    headers, body = delivery()
+    forged = {**headers, "x-signature": sign(b"guess", int(NOW), "d-1", body)}
+    assert post(app, forged, body) == (401, {"error": "invalid signature"})
+    assert post(app, {**headers, "x-signature-timestamp": str(int(NOW) - 301)}, body)[0] == 401
+    assert hops == []
+    assert post(app, headers, body) == (200, {"status": "processed"})
+    assert hops == ["accept"]
+    assert len(handler.payloads) == 1
+
+
+def test_secrets_due_for_a_refresh_are_read_off_the_event_loop() -> None:
+    now = [0.0]
+    reads: list[str] = []
+
+    def fetch() -> str:
+        reads.append(threading.current_thread().name)
+        return KEY
+
+    receiver = make_receiver()
+    receiver.secrets = Secrets(fetch, refresh_seconds=300, clock=lambda: now[0]).load()
+    app = create_app(SETTINGS, receiver=receiver)
+    headers, body = delivery(delivery_id="d-7")
+    forged = {**headers, "x-signature": "sha256=" + "0" * 64}
+    assert post(app, forged, body)[0] == 401  # fresh secrets: no read
+    now[0] = 300  # due: the refusal waits for the read, in a thread
+    assert post(app, forged, body)[0] == 401
+    assert post(app, headers, body) == (200, {"status": "processed"})
+    assert len(reads) == 2
+    assert reads[1] != threading.main_thread().name

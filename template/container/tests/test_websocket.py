@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from app.config import Settings
-from app.main import create_app
+from app.main import Hub, create_app
 
 
 class Client:
@@ -76,6 +76,35 @@ def test_messages_are_broadcast_to_every_client_of_the_instance() -> None:
         await bob.send("still here")
         assert (await bob.receive_json())["text"] == "still here"
         await bob.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_a_broadcast_drops_clients_that_are_gone_and_no_slow_one_holds_it_up() -> None:
+    async def scenario() -> None:
+        hub, received, unblocked = Hub(), [], asyncio.Event()
+
+        async def gone(message: dict[str, Any]) -> None:
+            raise ConnectionError("the client went away")
+
+        async def slow(message: dict[str, Any]) -> None:
+            await unblocked.wait()  # its socket buffer is full
+
+        async def ready(message: dict[str, Any]) -> None:
+            received.append(json.loads(message["text"]))
+
+        hub.join(gone)
+        await hub.broadcast({"n": 1})  # a lone client
+        assert hub.count == 0
+
+        for send in (slow, ready, gone):
+            hub.join(send)
+        sending = asyncio.create_task(hub.broadcast({"n": 2}))
+        await asyncio.sleep(0.05)
+        assert received == [{"n": 2}]  # while the slow client still blocks
+        unblocked.set()
+        await asyncio.wait_for(sending, timeout=5)
+        assert hub.count == 2
 
     asyncio.run(scenario())
 

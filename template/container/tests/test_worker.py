@@ -341,6 +341,7 @@ def test_the_running_worker_is_watched(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "PORT": str(free_port()),
+        "WORKER_PROCESSES": "1",  # one worker, this process (app/pool.py runs more)
     }.items():
         monkeypatch.setenv(name, value)
     watched: list[bool] = []

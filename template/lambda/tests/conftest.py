@@ -36,6 +36,12 @@ sys.modules["boto3"] = types.SimpleNamespace(client=OfflineClient)  # type: igno
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes ``sample_event`` runs once for each file in events/."""
+    if "sample_event" in metafunc.fixturenames:
+        metafunc.parametrize("sample_event", sorted(path.name for path in EVENTS.glob("*.json")))
+
+
 @pytest.fixture
 def load_event() -> Callable[[str], dict[str, Any]]:
     """Read a sample event from events/ (the same files `sam local invoke -e` uses)."""

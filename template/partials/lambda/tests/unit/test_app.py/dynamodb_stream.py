@@ -59,11 +59,13 @@ def test_a_retried_batch_skips_the_records_already_processed(
     assert processed == ["INSERT", "MODIFY"]
 
 
-def test_the_handler_wires_the_store(
-    load_event: LoadEvent, monkeypatch: pytest.MonkeyPatch
+def test_the_handler_processes_every_sample_event(
+    sample_event: str, load_event: LoadEvent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # As `make invoke` sends them, with the store wired as in Lambda.
     dynamodb = FakeDynamoDB()
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "table")
     monkeypatch.setattr(app, "DYNAMODB", dynamodb)
-    assert app.handler(load_event("changes.json"), FakeContext()) == {"batchItemFailures": []}
-    assert len(dynamodb.items) == 2
+    event = load_event(sample_event)
+    assert app.handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert len(dynamodb.items) == len(event["Records"])

@@ -52,3 +52,8 @@ def test_an_unknown_route_is_not_found(load_event: LoadEvent) -> None:
     result = app.handler(event, None)
     assert result["statusCode"] == 404
     assert body(result) == {"message": "Not Found"}
+
+
+def test_the_handler_answers_every_sample_event(sample_event: str, load_event: LoadEvent) -> None:
+    # As `make invoke` sends them.
+    assert app.handler(load_event(sample_event), None)["statusCode"] == 200

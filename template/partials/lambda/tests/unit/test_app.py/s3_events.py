@@ -78,10 +78,12 @@ def test_a_failure_raises_so_lambda_retries_it(
     assert app.handle(load_event("object_created.json"), store=store, s3=s3)["processed"] == 1
 
 
-def test_the_handler_wires_the_clients(
-    load_event: LoadEvent, monkeypatch: pytest.MonkeyPatch, s3: FakeS3
+def test_the_handler_processes_every_sample_event(
+    sample_event: str, load_event: LoadEvent, monkeypatch: pytest.MonkeyPatch, s3: FakeS3
 ) -> None:
+    # As `make invoke` sends them, with the clients wired as in Lambda.
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "table")
     monkeypatch.setattr(app, "DYNAMODB", FakeDynamoDB())
     monkeypatch.setattr(app, "S3", s3)
-    assert app.handler(load_event("object_created.json"), FakeContext())["processed"] == 1
+    event = load_event(sample_event)
+    assert app.handler(event, FakeContext()) == {"processed": len(event["Records"]), "duplicate": 0}

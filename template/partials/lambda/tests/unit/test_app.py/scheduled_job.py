@@ -50,9 +50,10 @@ def test_an_event_without_a_scheduled_time_fails(store: Idempotency) -> None:
         app.handle({}, store=store)
 
 
-def test_the_handler_wires_the_store(
-    load_event: LoadEvent, monkeypatch: pytest.MonkeyPatch
+def test_the_handler_runs_every_sample_event(
+    sample_event: str, load_event: LoadEvent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # As `make invoke` sends them, with the store wired as in Lambda.
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "table")
     monkeypatch.setattr(app, "DYNAMODB", FakeDynamoDB())
-    assert app.handler(load_event("scheduled_run.json"), FakeContext())["outcome"] == "processed"
+    assert app.handler(load_event(sample_event), FakeContext())["outcome"] == "processed"

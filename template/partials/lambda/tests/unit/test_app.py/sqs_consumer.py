@@ -61,10 +61,15 @@ def test_a_message_another_invocation_is_processing_is_retried_later(
     assert app.handle(event, store=store) == {"batchItemFailures": [{"itemIdentifier": message_id}]}
 
 
-def test_the_handler_wires_the_store(
-    load_event: LoadEvent, monkeypatch: pytest.MonkeyPatch, dynamodb: FakeDynamoDB
+def test_the_handler_processes_every_sample_event(
+    sample_event: str,
+    load_event: LoadEvent,
+    monkeypatch: pytest.MonkeyPatch,
+    dynamodb: FakeDynamoDB,
 ) -> None:
+    # As `make invoke` sends them, with the store wired as in Lambda.
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "table")
     monkeypatch.setattr(app, "DYNAMODB", dynamodb)
-    assert app.handler(load_event("messages.json"), FakeContext()) == {"batchItemFailures": []}
-    assert len(dynamodb.items) == 2
+    event = load_event(sample_event)
+    assert app.handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert len(dynamodb.items) == len(event["Records"])

@@ -5,7 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +22,7 @@ from signature import sign
 LoadEvent = Callable[[str], dict[str, Any]]
 SECRET = b"test-secret"  # the secret events/delivery.json is signed with
 SENT_AT = 1_767_225_600
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -161,9 +166,23 @@ class FakeSSM:
         return {"Parameter": {"Value": SECRET.decode()}}
 
 
-def test_the_handler_reads_the_secret_from_parameter_store(
-    load_event: LoadEvent, monkeypatch: pytest.MonkeyPatch, dynamodb: FakeDynamoDB
+def sign_now(event_file: str, secret: str) -> subprocess.CompletedProcess[str]:
+    """`python events/sign.py <event_file>`, as `make invoke` runs it."""
+    return subprocess.run(  # noqa: S603 - this interpreter, the project's own script
+        [sys.executable, "events/sign.py", f"events/{event_file}"],
+        cwd=ROOT,
+        env={**os.environ, "WEBHOOK_SECRET": secret},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_the_handler_accepts_every_sample_event_signed_when_sent(
+    sample_event: str, monkeypatch: pytest.MonkeyPatch, dynamodb: FakeDynamoDB
 ) -> None:
+    # As `make invoke` sends them: signed now, with the secret read from Parameter Store.
     ssm = FakeSSM()
     monkeypatch.setenv("WEBHOOK_SECRET_PARAMETER", "/demo/webhook-secret")
     monkeypatch.setenv("SIGNATURE_TOLERANCE_SECONDS", "300")
@@ -171,7 +190,14 @@ def test_the_handler_reads_the_secret_from_parameter_store(
     monkeypatch.setattr(app, "SSM", ssm)
     monkeypatch.setattr(app, "SECRETS", app.SecretCache(app._read_secret_parameter))
     monkeypatch.setattr(app, "DYNAMODB", dynamodb)
-    monkeypatch.setattr(app.time, "time", lambda: SENT_AT + 1)
-    result = app.handler(load_event("delivery.json"), FakeContext())
-    assert result["statusCode"] == 200
+    signer = sign_now(sample_event, SECRET.decode())
+    assert signer.returncode == 0, signer.stderr
+    result = app.handler(json.loads(signer.stdout), FakeContext())
+    assert (result["statusCode"], json.loads(result["body"])) == (200, {"status": "processed"})
     assert ssm.calls == [{"Name": "/demo/webhook-secret", "WithDecryption": True}]
+
+
+def test_signing_needs_the_secret() -> None:
+    signer = sign_now("delivery.json", "")
+    assert signer.returncode == 2
+    assert "WEBHOOK_SECRET" in signer.stderr
