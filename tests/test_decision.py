@@ -231,3 +231,59 @@ def test_an_unavailable_option_never_wins():
     assert set(record["unavailable"]) == {"lambda", "fargate", "ec2-single"}
     assert "GPU" in record["unavailable"]["fargate"]
     assert set(record["break_even_requests_per_month"].values()) == {None}
+
+
+# --- Lambda, EC2 or Fargate: held-out profiles ---------------------------------------
+
+#: A steady, mid-size JSON API without a GPU: 120 ms and 512 MB a request.
+STEADY_API = profile(
+    workload="http_api", traffic_pattern="steady", max_duration_seconds=10,
+    avg_duration_ms=120, memory_mb=512,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("requests_per_month", [300_000_000, 1_000_000_000, 3_000_000_000])
+def test_a_steady_mid_size_api_runs_on_the_cheaper_container_option_and_says_why(
+    requests_per_month,
+):
+    """Past Lambda's break-even both container computes fit; the costs pick one, and the
+    reasons name the other with both monthly figures."""
+    rec = recommend(dataclasses.replace(STEADY_API, requests_per_month=requests_per_month))
+    assert not find_blockers(STEADY_API)
+    asg, fargate = rec.costs.option("ec2-asg"), rec.costs.option("fargate")
+    assert asg.available
+    assert fargate.available
+    assert rec.compute in ("container", "fargate")
+    assert rec.compute == cheaper_containers(rec)
+    chosen, other = ("Fargate", "EC2") if rec.compute == "fargate" else ("EC2", "Fargate")
+    (why,) = [r for r in rec.reasons if r.startswith(f"{chosen} rather than {other}")]
+    assert f"${fargate.monthly_usd:,.2f}/month" in why
+    assert f"${asg.monthly_usd:,.2f}" in why
+
+
+def test_both_container_options_win_somewhere_on_the_same_api():
+    """Neither is hard-coded: the per-unit prices decide, and at large steady scale the
+    instances' per-unit price wins."""
+    chosen = {
+        recommend(dataclasses.replace(STEADY_API, requests_per_month=n)).compute
+        for n in (300_000_000, 3_000_000_000)
+    }
+    assert chosen == {"fargate", "container"}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"workload": "ml_inference", "needs_gpu": True, "traffic_pattern": "steady"},
+        {"workload": "ml_inference", "needs_gpu": True, "requests_per_month": 10**10},
+        {"workload": "ml_inference", "needs_gpu": True, "traffic_pattern": "steady",
+         "max_duration_seconds": 10, "requests_per_month": 3_000_000_000, "memory_mb": 512},
+    ],
+)  # fmt: skip
+def test_a_gpu_service_is_never_fargate_and_fargate_is_refused_with_the_reason(changes):
+    rec = recommend(profile(**changes))
+    assert rec.compute == "container"
+    assert not rec.costs.option("fargate").available
+    with pytest.raises(ComputeForbiddenError, match="fargate is ruled out: It needs a GPU"):
+        check_compute(rec, "fargate")
+    check_compute(rec, "container")
