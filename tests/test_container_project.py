@@ -191,6 +191,7 @@ workers = _variants(WORKERS)
 ec2_variants = _variants(list(EC2))
 ec2_services = _variants(EC2_SERVICES)
 ec2_workers = _variants(EC2_WORKERS)
+fargate_variants = _variants(list(FARGATE))
 
 
 # --- The tree ------------------------------------------------------------------------
@@ -1094,6 +1095,37 @@ def test_autoscaling_group_matches_the_cost_model(projects: dict[str, Project], 
     assert tf.default("instance_type") == planned["instance_type"]
     assert group["vpc_zone_identifier"] == "${var.subnet_ids}"
     assert hcl_string(group["health_check_type"]) == ("ELB" if projects[name].is_service else "EC2")
+
+
+@fargate_variants
+def test_the_ecs_service_follows_the_capacity_plan(projects: dict[str, Project], name: str) -> None:
+    """Task size and counts: the plan's Fargate entry, as the Fargate cost priced them."""
+    project = projects[name]
+    tf, planned = project.tf, _plan(project)["fargate"]
+    task = tf.resource("aws_ecs_task_definition", "app")
+    assert (task["cpu"], task["memory"]) == ("${var.task_cpu}", "${var.task_memory}")
+    assert (tf.default("task_cpu"), tf.default("task_memory")) == (
+        planned["cpu"],
+        planned["memory"],
+    )
+    target = tf.resource("aws_appautoscaling_target", "service")
+    assert (target["min_capacity"], target["max_capacity"]) == (
+        "${var.min_tasks}",
+        "${var.max_tasks}",
+    )
+    assert tf.default("min_tasks") == planned["min_count"] == ASG_INSTANCES
+    assert tf.default("max_tasks") == planned["max_count"] >= planned["count"]
+    service = tf.resource("aws_ecs_service", "app")
+    assert service["desired_count"] == "${var.min_tasks}"
+    assert hcl_string(service["propagate_tags"]) == "SERVICE"
+    breaker = one(service, "deployment_circuit_breaker")
+    assert (breaker["enable"], breaker["rollback"]) == (True, True)
+    assert service["enable_execute_command"] == "${var.enable_execute_command}"
+    assert tf.default("enable_execute_command") is False
+    if not project.is_service:
+        assert tf.default("worker_processes") == planned["concurrency_each"]
+    policies = set(tf.of_type("aws_appautoscaling_policy"))
+    assert policies == ({"cpu"} if project.is_service else {"backlog"})
 
 
 @ec2_services
