@@ -713,7 +713,7 @@ def test_the_planned_limits_reach_the_container(projects: dict[str, Project], na
     if project.compute == "fargate":
         ecs = (project.path / "terraform" / "ecs.tf").read_text(encoding="utf-8")
         assert "stopTimeout = local.task_stop_timeout_seconds" in ecs
-        assert "min(local.stop_timeout_seconds, 120)" in ecs
+        assert "min(var.stop_timeout_seconds, 120)" in ecs
     else:
         passed, script = _user_data(project)
         assert passed["stop_timeout"] == "var.stop_timeout_seconds"
@@ -971,7 +971,8 @@ def test_webhook_secret_and_delivery_records_in_terraform(
     sse = one(table, "server_side_encryption")
     assert (sse["enabled"], sse["kms_key_arn"]) == (True, "${aws_kms_key.this.arn}")
     assert hcl_string(one(table, "ttl")["attribute_name"]) == "expires_at"
-    assert table["deletion_protection_enabled"] is True
+    assert table["deletion_protection_enabled"] == "${var.deletion_protection}"
+    assert tf.default("deletion_protection") is True  # lifted only by `make destroy`
     records = statements["RecordDeliveries"]
     assert records["resources"] == ["${aws_dynamodb_table.deliveries.arn}"]
     assert {hcl_string(a) for a in records["actions"]} == {
@@ -1175,7 +1176,8 @@ def test_load_balancer_hardening(projects: dict[str, Project], name: str) -> Non
     project = projects[name]
     alb = project.tf.resource("aws_lb", "this")
     assert alb["drop_invalid_header_fields"] is True
-    assert alb["enable_deletion_protection"] is True
+    assert alb["enable_deletion_protection"] == "${var.deletion_protection}"
+    assert project.tf.default("deletion_protection") is True  # lifted only by `make destroy`
     assert one(alb, "access_logs")["enabled"] is True
     bucket_sse = project.tf.resource(
         "aws_s3_bucket_server_side_encryption_configuration", "alb_logs"
@@ -1370,7 +1372,7 @@ def test_terraform_layout_and_variables(projects: dict[str, Project], name: str)
     assert len(settings) == 1
     assert hcl_string(settings[0]["required_version"]).startswith(">= 1.10")
     aws = settings[0]["required_providers"][0]["aws"]
-    assert hcl_string(aws["version"]) == "~> 6.0"
+    assert hcl_string(aws["version"]) == ">= 5.100, < 7.0"
     backend = next(t for t in tf.terraform if "backend" in t)["backend"][0]['"s3"']
     assert (backend["encrypt"], backend["use_lockfile"]) == (True, True)
     provider = tf.providers[0]['"aws"']

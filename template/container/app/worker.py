@@ -618,7 +618,6 @@ def task_protection(settings: Settings, *, whole_task: bool) -> TaskProtection |
     return TaskProtection(settings.ecs_agent_uri, releases=whole_task)
 
 
-
 def serve(settings: Settings, *, whole_instance: bool = True) -> int:
     """Run one worker until it stops.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import os
@@ -29,6 +30,7 @@ from app.worker import (
     install_signal_handlers,
     main,
     parse_message,
+    task_protection,
 )
 from tests.helpers import free_port
 
@@ -491,3 +493,18 @@ def test_health_endpoint_reports_a_stalled_loop() -> None:
         assert get(server.port, "/health") == 503
         worker.beat()
         assert get(server.port, "/health") == 200
+
+
+def test_a_pool_s_workers_never_lift_the_task_s_protection() -> None:
+    """Workers sharing a task: one job's end must not unprotect another's running job."""
+    with FakeAgent() as agent:
+        settings = dataclasses.replace(SETTINGS, ecs_agent_uri=agent.uri)
+        shared = task_protection(settings, whole_task=False)
+        alone = task_protection(settings, whole_task=True)
+        assert shared is not None
+        assert alone is not None
+        shared.protect(5)
+        shared.release()
+        alone.release()
+    assert [state["ProtectionEnabled"] for state in agent.states] == [True, False]
+    assert task_protection(SETTINGS, whole_task=True) is None  # off ECS: nothing to protect
