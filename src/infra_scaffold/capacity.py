@@ -572,9 +572,15 @@ def instance_fleet(
     ]
     if not candidates:
         raise NoFit(nothing_fits(demand) or "no instance type fits")
-    fleets = [_instance_fleet(row, demand, minimum) for row in candidates]
-    # Hundreds of the smallest instances may cost a little less, but a group
-    # past its max_size ceiling is not one to run: prefer fleets within it.
+    return _cheapest_runnable([_instance_fleet(row, demand, minimum) for row in candidates])
+
+
+def _cheapest_runnable(fleets: list[Fleet]) -> Fleet:
+    """The cheapest fleet whose max_size stays within the ceiling, else the smallest.
+
+    Hundreds of the smallest units may cost a little less, but a group (or an ECS
+    service) past the ceiling is not one to run: larger units are preferred there.
+    """
     ceiling = fact("capacity.max_size_ceiling")
     within = [fleet for fleet in fleets if max_size(fleet.count) <= ceiling]
     if not within:
@@ -596,7 +602,8 @@ def _instance_fleet(row: InstanceType, demand: Demand, minimum: int) -> Fleet:
 
 
 def fargate_fleet(demand: Demand, hourly: Callable[[float, float], float]) -> Fleet:
-    """Fargate tasks for ``demand``: the task size whose fleet costs least.
+    """Fargate tasks for ``demand``: the task size whose fleet costs least (among those
+    whose ``max_count`` stays within the max_size ceiling, as for instances).
 
     ``hourly(vcpus, memory_gb)`` prices one task for an hour. Raises
     :class:`NoFit` for a GPU demand (Fargate has no GPUs) or when no task size
@@ -615,7 +622,7 @@ def fargate_fleet(demand: Demand, hourly: Callable[[float, float], float]) -> Fl
             f"no Fargate task size holds one request of {demand.memory_mb} MB and "
             f"{demand.cpu_share:.2f} vCPU (the largest is 16 vCPU/120 GB)"
         )
-    return min(fleets, key=lambda f: (f.usd_per_month, f.count))
+    return _cheapest_runnable(fleets)
 
 
 def fargate_task(
