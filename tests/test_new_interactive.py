@@ -162,9 +162,8 @@ def test_fargate_for_a_gpu_service_is_refused_with_its_reason(tmp_path):
     child = spawn("new", "gpu-api", "--data", "description=Scores", cwd=tmp_path)
     answer(child, "Project name", ENTER)
     answer(child, "What kind of service", DOWN * 8 + ENTER)  # ML inference service
-    for prompt in ("GPU", "Longest time", "traffic", "per month", "Average time", "Memory"):
-        answer(child, prompt, ENTER)
-    for prompt in ("cold start", "Largest request"):
+    for prompt in ("Longest time", "GPU", "traffic", "per month", "Average time", "Memory",
+                   "Largest request", "cold start"):  # fmt: skip
         answer(child, prompt, ENTER)
     child.expect(r"Recommendation: Containers \(EC2 Auto Scaling group\)")
     answer(child, "Where should it run", DOWN + ENTER)  # Fargate, just below EC2
@@ -249,7 +248,8 @@ def test_an_instance_type_that_cannot_hold_a_job_is_asked_again(tmp_path):
 
     contract = load_contract(REPO)
     choices = list(contract.question("instance_type").choice_values)
-    given = {"project_name": "long-jobs", "workload": "worker", "description": "Batch"}
+    given = {"project_name": "long-jobs", "workload": "worker", "description": "Batch",
+             "compute": "container"}  # fmt: skip
     planned = make_plan(contract, given).answers["instance_type"]
     job = Demand(0, 1, contract.workload_table("worker")["memory_mb"], worker=True)
     fits = [misfit(instance_type(name), job) is None for name in choices]
@@ -263,8 +263,9 @@ def test_an_instance_type_that_cannot_hold_a_job_is_asked_again(tmp_path):
     answer(child, "What kind of service", DOWN * 7 + ENTER)  # long-running queue worker
     for prompt in ("Longest time", "traffic", "per month", "Average time", "Memory", "Scratch"):
         answer(child, prompt, ENTER)
+    child.expect(r"Recommendation: Containers \(ECS on Fargate\)")  # cheaper for these jobs
     child.expect(f"{planned}")  # the panel names the planned fleet
-    answer(child, "Where should it run", ENTER)
+    answer(child, "Where should it run", UP + ENTER)  # EC2, just above it
     answer(child, "AWS region", ENTER)
     answer(child, "EC2 instance type", UP * (at - too_small) + ENTER)
     child.expect(f"{choices[too_small]} cannot hold one request")
