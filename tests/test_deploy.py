@@ -527,8 +527,25 @@ class MotoTier:
     """http_api planned in every region of the product."""
 
 
+def _selected_variants(session: pytest.Session) -> list[str]:
+    """The variants the selected moto-tier tests deploy (all of them in a full run; with
+    ``-k fargate``, only those), so a partial run does not wait for the rest."""
+    wanted = {
+        item.callspec.params.get("name")
+        for item in session.items
+        if hasattr(item, "callspec") and "moto_tier" in getattr(item, "fixturenames", ())
+    }
+    return [name for name in VARIANTS if name in wanted]
+
+
+def _selected(session: pytest.Session, prefix: str) -> bool:
+    """Whether a selected test's name starts with ``prefix`` (else its run is skipped)."""
+    return any(item.name.startswith(prefix) for item in session.items)
+
+
 @pytest.fixture(scope="module")
 def moto_tier(
+    request: pytest.FixtureRequest,
     tool: TerraformTool,
     moto_ready: None,
     projects: dict[str, Path],
@@ -538,10 +555,15 @@ def moto_tier(
     with ThreadPoolExecutor(max_workers=PARALLEL_APPLIES) as pool:
         yield MotoTier(
             variants={
-                name: pool.submit(deploy, name, projects[name], work, tool) for name in VARIANTS
+                name: pool.submit(deploy, name, projects[name], work, tool)
+                for name in _selected_variants(request.session)
             },
-            crowded=pool.submit(crowded_apply, projects["http_api"], work / "crowded", tool),
-            regions=pool.submit(plan_every_region, projects["http_api"], work / "regions", tool),
+            crowded=pool.submit(crowded_apply, projects["http_api"], work / "crowded", tool)
+            if _selected(request.session, "test_account_quotas")
+            else Future(),
+            regions=pool.submit(plan_every_region, projects["http_api"], work / "regions", tool)
+            if _selected(request.session, "test_regions_")
+            else Future(),
         )
 
 
