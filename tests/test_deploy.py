@@ -109,8 +109,12 @@ PARALLEL_APPLIES: Final = 4
 #: here touches the generated project: only the harness's copy gets override files.
 EMULATOR_GAPS: Final = {
     "sqs-redrive-allow-policy": (
-        "support/emulator_server.py returns a queue's RedriveAllowPolicy",
+        'support/emulator_server.py returns a queue\'s RedriveAllowPolicy (none once set to "")',
         "moto stores it but never returns it; the provider waits for it forever",
+    ),
+    "elbv2-deregistration-delay-3600": (
+        "support/emulator_server.py accepts a target group deregistration delay of 3,600 s",
+        "moto refuses 3,600 (it checks range(0, 3600)); AWS allows 0 to 3,600",
     ),
     "s3-deny-conditions": (
         "support/emulator_server.py: a Deny limited to plain HTTP (aws:SecureTransport"

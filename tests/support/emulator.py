@@ -160,7 +160,14 @@ def prerequisites(
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     private: list[str] = []
     public: list[str] = []
-    for index, zone in enumerate((f"{region}a", f"{region}b")):
+    # The region's first two zones, as AWS lists them: not every region has a "b"
+    # (ap-northeast-1 offers a, c and d to new accounts).
+    zones = sorted(
+        zone["ZoneName"]
+        for zone in ec2.describe_availability_zones()["AvailabilityZones"]
+        if zone.get("ZoneType", "availability-zone") == "availability-zone"
+    )[:2]
+    for index, zone in enumerate(zones):
         for kind, found in (("private", private), ("public", public)):
             offset = index * 2 + (kind == "public")
             subnet = ec2.create_subnet(

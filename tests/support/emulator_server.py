@@ -6,12 +6,18 @@ Each patch closes one gap listed in ``tests/test_deploy.py`` (EMULATOR_GAPS):
 
 - SQS: moto stores a queue's ``RedriveAllowPolicy`` but never returns it, so the AWS
   provider waits forever for ``aws_sqs_queue_redrive_allow_policy`` to appear.
-  The patch returns it (and accepts its name in GetQueueAttributes).
+  The patch returns it (and accepts its name in GetQueueAttributes), and, as AWS
+  does, leaves it out once it is set to "" (the provider's delete does that, then
+  waits for the attribute to go; an empty value it cannot read as a policy kept
+  ``terraform destroy`` waiting).
 - S3 bucket policies: moto treats a Deny statement whose condition does not match
   as a denial, and knows no ``aws:SecureTransport``, so a bucket policy that denies
   plain HTTP (every generated bucket has one) denies every object operation. The
   patch reads ``aws:SecureTransport`` as AWS would for the provider (always TLS):
   a Deny limited to plain HTTP denies nothing.
+- ELBv2 target groups: moto refuses a deregistration delay of 3,600 s ("must be
+  between 0-3600 inclusive": it checks ``range(0, 3600)``); AWS accepts 0 to 3,600.
+  The patch lets 3,600 through (a WebSocket service drains for up to an hour).
 - ELBv2: moto deletes a load balancer whose deletion protection is on; AWS refuses
   (OperationNotPermitted). The patch refuses too, so a teardown that does not
   lift the protection fails here as it would on AWS.
@@ -38,7 +44,7 @@ def _return_redrive_allow_policy() -> None:
     def attributes(self: Any) -> dict[str, Any]:
         result: dict[str, Any] = original(self)
         value = getattr(self, "redrive_allow_policy", None)
-        if value is None:
+        if not value:  # never set, or removed with "": AWS returns no such attribute
             result.pop(name, None)
         else:
             result[name] = value if isinstance(value, str) else json.dumps(value)
@@ -70,6 +76,23 @@ def _deny_only_when_the_condition_matches() -> None:
         return original(self, action, resource, principal, incoming_condition_values)
 
     IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
+
+
+def _accept_the_longest_deregistration_delay() -> None:
+    from moto.elbv2.models import ELBv2Backend
+
+    original = ELBv2Backend.modify_target_group_attributes
+    key = "deregistration_delay.timeout_seconds"
+
+    def modify_target_group_attributes(self: Any, arn: str, attributes: dict[str, Any]) -> Any:
+        if str(attributes.get(key, "")) != "3600":
+            return original(self, arn, attributes)
+        # Validate the rest with a delay moto accepts, then store AWS's limit itself.
+        result = original(self, arn, {**attributes, key: "3599"})
+        self.target_groups[arn].attributes[key] = attributes[key]
+        return result
+
+    ELBv2Backend.modify_target_group_attributes = modify_target_group_attributes  # type: ignore[method-assign]
 
 
 def _refuse_to_delete_a_protected_load_balancer() -> None:
@@ -125,6 +148,7 @@ def main() -> None:
     """Patch, then hand over to moto's own server entry point."""
     _return_redrive_allow_policy()
     _deny_only_when_the_condition_matches()
+    _accept_the_longest_deregistration_delay()
     _refuse_to_delete_a_protected_load_balancer()
     _tag_scalable_targets()
     from moto.server import main as serve
