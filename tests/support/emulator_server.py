@@ -92,7 +92,7 @@ def _accept_the_longest_deregistration_delay() -> None:
         self.target_groups[arn].attributes[key] = attributes[key]
         return result
 
-    ELBv2Backend.modify_target_group_attributes = modify_target_group_attributes  # type: ignore[method-assign]
+    ELBv2Backend.modify_target_group_attributes = modify_target_group_attributes  # type: ignore[method-assign,assignment]
 
 
 def _refuse_to_delete_a_protected_load_balancer() -> None:
