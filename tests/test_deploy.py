@@ -430,7 +430,7 @@ def inventory(server: MotoServer) -> dict[str, Any]:
             .describe_auto_scaling_groups()
             .get("AutoScalingGroups", [])
         ],
-        "clusters": emulator.client(server, "ecs").list_clusters().get("clusterArns", []),
+        "clusters": active_clusters(emulator.client(server, "ecs")),
         "scalable_targets": [
             t["ResourceId"]
             for t in emulator.client(server, "application-autoscaling")
@@ -451,6 +451,14 @@ def inventory(server: MotoServer) -> dict[str, Any]:
             for v in emulator.client(server, "ec2").describe_volumes().get("Volumes", [])
         ],
     }
+
+
+def active_clusters(ecs: Any) -> list[str]:
+    """The ECS clusters that exist: a deleted one stays listed as INACTIVE for a while (on
+    AWS as in moto), so only ACTIVE ones count."""
+    arns = ecs.list_clusters().get("clusterArns", [])
+    described = ecs.describe_clusters(clusters=arns)["clusters"] if arns else []
+    return [c["clusterArn"] for c in described if c["status"] == "ACTIVE"]
 
 
 def deliver_logs(server: MotoServer, buckets: list[str]) -> None:
