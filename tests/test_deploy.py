@@ -112,6 +112,11 @@ EMULATOR_GAPS: Final = {
         'support/emulator_server.py returns a queue\'s RedriveAllowPolicy (none once set to "")',
         "moto stores it but never returns it; the provider waits for it forever",
     ),
+    "latest-amis-in-every-region": (
+        "support/emulator_server.py gives a region without moto's Amazon Linux parameters"
+        " and AMIs the us-east-1 set",
+        "moto ships them for 30 regions; AWS publishes them in every region",
+    ),
     "elbv2-deregistration-delay-3600": (
         "support/emulator_server.py accepts a target group deregistration delay of 3,600 s",
         "moto refuses 3,600 (it checks range(0, 3600)); AWS allows 0 to 3,600",
@@ -899,13 +904,23 @@ def plan_every_region(project: Path, work: Path, tool: TerraformTool) -> dict[st
     return plans
 
 
+#: Regions opened after the mirrored AWS provider (5.100) was released: it refuses
+#: them before any call. Projects get the newest 6.x (versions.tf allows it; the
+#: generated CI validates with it), which knows them; offline, the harness can only
+#: check that this is the one reason they fail.
+NEWER_THAN_THE_MIRRORED_PROVIDER: Final = ("ap-southeast-6",)
+
+
 def test_regions_every_region_of_the_product_plans(moto_tier: MotoTier) -> None:
     failed = {
         region: re.findall(r"Error: .*", step.output)[:3] or [step.output[-500:]]
         for region, step in moto_tier.regions.result().items()
         if step.returncode != 0
     }
-    assert failed == {}
+    assert failed == {
+        region: [f"Error: invalid AWS Region: {region}"]
+        for region in NEWER_THAN_THE_MIRRORED_PROVIDER
+    }
 
 
 # --- Defaults within their own rules, at the edges of every answer ----------------------

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from support.render import REPO
 
-from infra_scaffold.capacity import CATALOGUE, FACTS, instance_fleet
+from infra_scaffold.capacity import CATALOGUE, FACTS, Demand, instance_fleet
+from infra_scaffold.contract import load_contract
 from infra_scaffold.cost import PRICE_TABLE, CostInputs, estimate
 from infra_scaffold.decision import WorkloadProfile, find_blockers, recommend
 
@@ -240,3 +241,22 @@ def test_the_template_trees_in_the_docs_are_the_template():
     for root, files in shown.items():
         actual = {p.relative_to(REPO / root).as_posix() for p in (REPO / root).rglob("*")}
         assert files == {f for f in actual if (REPO / root / f).is_file()}, root
+
+
+def test_the_plan_s_throughput_next_to_the_benchmark_is_the_model_s():
+    """Each served shape's default answers: the CPU a request is planned to keep busy,
+    and what one vCPU serves at the target utilisation, as the plan computes them."""
+    text = " ".join(
+        _section((REPO / "docs" / "cost-model.md").read_text(), "Measured throughput").split()
+    )
+    defaults = load_contract(REPO).table("workload_defaults")
+    for workload in ("http_api", "webhook", "websocket", "ml_inference"):
+        answers = defaults[workload]
+        demand = Demand(1, answers["avg_duration_ms"], answers["memory_mb"])
+        cpu_ms = demand.cpu_share * demand.avg_duration_ms
+        row = (
+            f"| `{workload}` | {answers['avg_duration_ms']} ms, {answers['memory_mb']} MB |"
+            f" {demand.cpu_share:.3f} vCPU | {cpu_ms:.1f} ms | {1000 / cpu_ms:,.1f} |"
+            f" {1000 / cpu_ms * demand.utilization:,.1f} |"
+        )
+        assert row in text, row

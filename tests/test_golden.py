@@ -84,7 +84,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
 }  # fmt: skip
 
-#: What the new template changes in generated files on purpose (see RELEASE-NOTES-12.md).
+#: What the new template changes in generated files on purpose (CHANGELOG.md, 0.3.0).
 EDITS: tuple[Edit, ...] = (
     # terraform/main.tf became one file per concern: what points at it points at the concern.
     Edit("app/jobs.py", '(terraform/main.tf, "Event source")', "(terraform/events.tf)"),

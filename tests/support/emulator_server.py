@@ -18,6 +18,11 @@ Each patch closes one gap listed in ``tests/test_deploy.py`` (EMULATOR_GAPS):
 - ELBv2 target groups: moto refuses a deregistration delay of 3,600 s ("must be
   between 0-3600 inclusive": it checks ``range(0, 3600)``); AWS accepts 0 to 3,600.
   The patch lets 3,600 through (a WebSocket service drains for up to an hour).
+- Public AMI parameters: moto ships Amazon Linux's ``/aws/service/ami-amazon-linux-latest``
+  parameters and their AMIs for 30 regions only (none for ap-east-2, ap-southeast-7,
+  mx-central-1, China or GovCloud), so the project's AMI lookup finds nothing there.
+  The patch gives a region without its own the us-east-1 set (parameters and the
+  AMIs they name), as AWS publishes them in every region.
 - ELBv2: moto deletes a load balancer whose deletion protection is on; AWS refuses
   (OperationNotPermitted). The patch refuses too, so a teardown that does not
   lift the protection fails here as it would on AWS.
@@ -95,6 +100,28 @@ def _accept_the_longest_deregistration_delay() -> None:
     ELBv2Backend.modify_target_group_attributes = modify_target_group_attributes  # type: ignore[method-assign,assignment]
 
 
+def _publish_the_latest_amis_in_every_region() -> None:
+    import re
+
+    import moto.ec2.models.amis
+    import moto.ssm.models
+
+    per_region = re.compile(r"^(.*(?:latest_amis|ami-amazon-linux-latest))/[a-z0-9-]+\.json$")
+    for module in (moto.ec2.models.amis, moto.ssm.models):
+        original = module.load_resource
+
+        def load_resource(path: str, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            try:
+                return _original(path, *args, **kwargs)
+            except FileNotFoundError:
+                found = per_region.match(path)
+                if found is None:
+                    raise
+                return _original(f"{found[1]}/us-east-1.json", *args, **kwargs)
+
+        module.load_resource = load_resource  # type: ignore[attr-defined]
+
+
 def _refuse_to_delete_a_protected_load_balancer() -> None:
     from moto.elbv2.exceptions import ELBClientError
     from moto.elbv2.models import ELBv2Backend
@@ -149,6 +176,7 @@ def main() -> None:
     _return_redrive_allow_policy()
     _deny_only_when_the_condition_matches()
     _accept_the_longest_deregistration_delay()
+    _publish_the_latest_amis_in_every_region()
     _refuse_to_delete_a_protected_load_balancer()
     _tag_scalable_targets()
     from moto.server import main as serve

@@ -52,10 +52,14 @@ class ReferenceBackend:
 
     def predict(self, instances: Sequence[Sequence[float]]) -> list[float]:
         # map(operator.mul) is the dot product without a Python-level step per feature;
-        # rows of another length than WEIGHTS are refused, as zip(strict=True) would.
-        if any(len(row) != FEATURES for row in instances):
-            raise ValueError(f"each instance must have {FEATURES} features")
-        return [_sigmoid(sum(map(operator.mul, WEIGHTS, row)) + BIAS) for row in instances]
+        # rows of another length than WEIGHTS are refused, as zip(strict=True) would. A
+        # loop: no generator or comprehension frames on every request.
+        scores = []
+        for row in instances:
+            if len(row) != FEATURES:
+                raise ValueError(f"each instance must have {FEATURES} features")
+            scores.append(_sigmoid(sum(map(operator.mul, WEIGHTS, row)) + BIAS))
+        return scores
 
 
 class TorchBackend:

@@ -26,6 +26,7 @@ a rotation needs no restart: store "old,new", switch the sender, then store "new
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -40,6 +41,7 @@ from typing import Any
 from app.config import Settings
 from app.signature import problem
 from app.store import Claim, DynamoJobStore, JobStore, LostClaim
+from app.web import Response, json_response
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +177,15 @@ class Answer:
     status: int
     body: dict[str, Any]
 
+    @functools.cached_property
+    def response(self) -> Response:
+        """The answer encoded, once per Answer (once in all for `REFUSED`)."""
+        return json_response(self.status, self.body)
+
+
+#: The answer to every refused delivery: the same bytes, encoded once.
+REFUSED = Answer(401, {"error": "invalid signature"})
+
 
 class Receiver:
     """Checks, deduplicates and processes deliveries (thread-safe: called from a pool).
@@ -247,7 +258,7 @@ class Receiver:
         if reason is None:
             return None
         self.refusals.record(reason)
-        return Answer(401, {"error": "invalid signature"})
+        return REFUSED
 
     def accept(self, headers: Mapping[str, str], body: bytes) -> Answer:
         """Process a delivery `refuse` let through, once (blocks: DynamoDB, `process`)."""
