@@ -242,5 +242,5 @@ def test_a_blocked_workload_shows_its_first_blocker(scaffold, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     out = " ".join(result.stdout.split())
-    assert "Recommendation: Containers (EC2 Auto Scaling group) - One run may take 3,600 s" in out
+    assert "Recommendation: Containers (ECS on Fargate) - One run may take 3,600 s" in out
     assert "Note:" not in out

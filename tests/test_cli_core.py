@@ -69,14 +69,15 @@ def test_recommend_json_carries_the_cost_of_the_same_profile(scaffold):
     assert data["compute"] == "lambda"
     assert data["blockers"] == []
     # The generated Lambda project: arm64, HTTP API, no free tier, one warm
-    # environment; the container project: the planned instances behind an ALB
-    # with WAF, sized for http_api's spiky peaks.
+    # environment; the container projects: the planned instances (with their 30 GB
+    # root volumes, plus the 512 MB of scratch space) or tasks behind an ALB with
+    # WAF, sized for http_api's spiky peaks.
     same = as_json(
         scaffold(
             "cost", "--json", "--requests-per-month", "3000000", "--avg-duration-ms", "120",
             "--memory-mb", "256", "--architecture", "arm64", "--api-gateway", "http",
             "--no-free-tier", "--provisioned-concurrency", "1", "--load-balancer", "--waf",
-            "--traffic-pattern", "spiky",
+            "--traffic-pattern", "spiky", "--root-volume-gb", "31",
         )
     )  # fmt: skip
     assert data["costs"] == same

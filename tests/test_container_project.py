@@ -1,7 +1,12 @@
-"""The container project (compute=container): rendered per shape and judged by real tools.
+"""The container projects, rendered per shape and judged by real tools.
 
-Each variant is rendered once per module; checkov, hadolint and the project's own
-tests run concurrently in the background and each test waits for what it needs.
+Every workload's EC2 Auto Scaling project (compute=container, named by the workload)
+and, but for GPU inference, its ECS on Fargate project (compute=fargate, named
+``fargate-`` and the workload) go through the same tiers: hadolint, checkov, the
+Terraform's layout and rules, the app's own tests, lint, hostile free text. What only
+one compute has is tested for it (the instances and their user data; the ECS service).
+Each variant is rendered once per module; checkov and the project's own tests run
+concurrently in the background and each test waits for what it needs.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ from infra_scaffold.cost import ASG_INSTANCES, WAF_RULES
 pytestmark = pytest.mark.slow
 
 #: Workload rendered with compute=container, and the shape it must become.
-VARIANTS: Final = {
+EC2: Final = {
     "http_api": "service",
     "webhook": "service",
     "websocket": "websocket",
@@ -69,8 +74,13 @@ VARIANTS: Final = {
     "dynamodb_stream": "worker",
     "scheduled_job": "worker",
 }
+#: The same workloads with compute=fargate: all but GPU inference (built for GPU instances).
+FARGATE: Final = {f"fargate-{w}": shape for w, shape in EC2.items() if shape != "inference"}
+VARIANTS: Final = {**EC2, **FARGATE}
 SERVICES: Final = [name for name, shape in VARIANTS.items() if shape != "worker"]
 WORKERS: Final = [name for name, shape in VARIANTS.items() if shape == "worker"]
+EC2_SERVICES: Final = [name for name in SERVICES if name in EC2]
+EC2_WORKERS: Final = [name for name in WORKERS if name in EC2]
 TLS_POLICY: Final = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 HOSTILE: Final = (
     "Quote \" and ' back\\slash ${x} %{y} {{ x }} {% if x %} # hash\n"
@@ -80,7 +90,10 @@ WORLD: Final = {"0.0.0.0/0", "::/0"}
 #: The make targets both kinds of project have (the Lambda project: test lint scan build deploy).
 COMMON_MAKE_TARGETS: Final = {"test", "lint", "scan", "build", "deploy"}
 #: One project per docs/security.md variant, whose cited check ids are verified.
-CITED: Final = ["http_api", "worker", "webhook", "s3_events", "dynamodb_stream", "scheduled_job"]
+CITED: Final = [
+    *(base := ["http_api", "worker", "webhook", "s3_events", "dynamodb_stream", "scheduled_job"]),
+    *(f"fargate-{name}" for name in base),
+]
 
 
 @dataclass
@@ -91,6 +104,14 @@ class Project:
     tf: Terraform
 
     @property
+    def workload(self) -> str:
+        return self.name.removeprefix("fargate-")
+
+    @property
+    def compute(self) -> str:
+        return "fargate" if self.name.startswith("fargate-") else "container"
+
+    @property
     def is_service(self) -> bool:
         return self.shape != "worker"
 
@@ -98,6 +119,11 @@ class Project:
     def host_network(self) -> bool:
         """Its container needs the instance role (AWS APIs), so it runs on the host network."""
         return self.shape == "worker" or self.name == "webhook"
+
+    @property
+    def role_document(self) -> str:
+        """The policy document of what the app may do: the instance's, or the task's."""
+        return "task" if self.compute == "fargate" else "instance"
 
 
 class Background:
@@ -123,7 +149,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def projects(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Project]:
     rendered = {}
     for name, shape in VARIANTS.items():
-        path = render(template, tmp_path_factory.mktemp(name), workload=name, compute="container")
+        compute = "fargate" if name in FARGATE else "container"
+        workload = name.removeprefix("fargate-")
+        path = render(template, tmp_path_factory.mktemp(name), workload=workload, compute=compute)
         rendered[name] = Project(name, shape, path, load_terraform(path / "terraform"))
     return rendered
 
@@ -139,9 +167,18 @@ def background(projects: dict[str, Project]) -> Iterator[Background]:
 
 
 @pytest.fixture(scope="module")
-def hostile(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("hostile")
-    return render(template, dest, workload="http_api", compute="container", description=HOSTILE)
+def hostile(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The description nobody should print raw, in an EC2 and a Fargate project."""
+    return {
+        compute: render(
+            template,
+            tmp_path_factory.mktemp(f"hostile-{compute}"),
+            workload="http_api",
+            compute=compute,
+            description=HOSTILE,
+        )
+        for compute in ("container", "fargate")
+    }
 
 
 def _variants(names: list[str]) -> pytest.MarkDecorator:
@@ -151,6 +188,10 @@ def _variants(names: list[str]) -> pytest.MarkDecorator:
 all_variants = _variants(list(VARIANTS))
 services = _variants(SERVICES)
 workers = _variants(WORKERS)
+ec2_variants = _variants(list(EC2))
+ec2_services = _variants(EC2_SERVICES)
+ec2_workers = _variants(EC2_WORKERS)
+fargate_variants = _variants(list(FARGATE))
 
 
 # --- The tree ------------------------------------------------------------------------
@@ -183,12 +224,18 @@ EVERY_PROJECT_FILE: Final = [
     "terraform/logs.tf",
     "terraform/iam.tf",
     "terraform/network.tf",
-    "terraform/asg.tf",
     "terraform/alarms.tf",
     "terraform/terraform.tfvars.example",
-    "terraform/user_data.sh.tftpl",
-    "terraform/tests/defaults.tftest.hcl",
 ]
+#: The files of each compute beyond the ones every project has.
+COMPUTE_FILES: Final = {
+    "container": {
+        "terraform/asg.tf",
+        "terraform/user_data.sh.tftpl",
+        "terraform/tests/defaults.tftest.hcl",
+    },
+    "fargate": {"terraform/ecs.tf", "terraform/scaling.tf", "terraform/tests/ecs.tftest.hcl"},
+}
 _SERVICE_FILES: Final = {
     "app/main.py",
     "app/web.py",
@@ -236,8 +283,12 @@ def _plan(project: Project) -> dict[str, Any]:
     return plan
 
 
-def _own_files(name: str, shape: str) -> set[str]:
-    return SHAPE_FILES[shape] | WORKLOAD_FILES.get(name, set())
+def _own_files(project: Project) -> set[str]:
+    return (
+        SHAPE_FILES[project.shape]
+        | WORKLOAD_FILES.get(project.workload, set())
+        | COMPUTE_FILES[project.compute]
+    )
 
 
 def _tree(path: Path) -> set[str]:
@@ -252,19 +303,44 @@ def _tree(path: Path) -> set[str]:
 def test_the_project_has_its_files(projects: dict[str, Project], name: str) -> None:
     project = projects[name]
     tree = _tree(project.path)
-    own = _own_files(name, project.shape)
+    own = _own_files(project)
     missing = [f for f in [*EVERY_PROJECT_FILE, *own] if f not in tree]
     assert missing == [], missing
-    others = set().union(*SHAPE_FILES.values(), *WORKLOAD_FILES.values())
+    others = set().union(*SHAPE_FILES.values(), *WORKLOAD_FILES.values(), *COMPUTE_FILES.values())
     strays = sorted((others - own) & tree)
     assert strays == [], f"{name} project has files of other shapes or workloads: {strays}"
     assert "template.yaml" not in tree, "a Lambda file leaked into the container project"
 
 
-def test_event_workloads_become_workers(projects: dict[str, Project]) -> None:
-    worker = projects["worker"]
+#: What both computes share as it is: the app, its image and its tests.
+SHARED_AS_IS: Final = ("app", "tests", "Dockerfile", ".dockerignore", "requirements.txt",
+                       "requirements-dev.txt", "pyproject.toml")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(FARGATE))
+def test_the_fargate_project_runs_the_ec2_project_s_app_image_and_tests(
+    projects: dict[str, Project], name: str
+) -> None:
+    """Byte for byte: switching compute never touches the app (or a user's edits in it),
+    and what the image layout and app tests show for one compute holds for the other."""
+    fargate, ec2 = projects[name], projects[name.removeprefix("fargate-")]
+
+    def shared(root: Path) -> dict[str, bytes]:
+        return {
+            path: (root / path).read_bytes()
+            for path in _tree(root)
+            if path.split("/", 1)[0] in SHARED_AS_IS
+        }
+
+    assert shared(fargate.path) == shared(ec2.path)
+    assert "app/worker.py" in shared(fargate.path) or fargate.is_service
+
+
+@pytest.mark.parametrize("prefix", ["", "fargate-"])
+def test_event_workloads_become_workers(projects: dict[str, Project], prefix: str) -> None:
+    worker = projects[f"{prefix}worker"]
     for name in ("sqs_consumer", "s3_events", "dynamodb_stream", "scheduled_job"):
-        consumer = projects[name]
+        consumer = projects[f"{prefix}{name}"]
         event_source = WORKLOAD_FILES.get(name, set())
         assert _tree(consumer.path) - event_source == _tree(worker.path), name
         assert "aws_sqs_queue" in consumer.tf.resources
@@ -284,9 +360,11 @@ JOBS_QUEUE: Final = "${aws_sqs_queue.jobs.arn}"
 DEAD_LETTERS: Final = "${aws_sqs_queue.dead_letter.arn}"
 
 
-@pytest.mark.parametrize("name", list(EVENT_SOURCES))
+@pytest.mark.parametrize("name", [*EVENT_SOURCES, *(f"fargate-{name}" for name in EVENT_SOURCES)])
 def test_each_event_source_feeds_the_job_queue(projects: dict[str, Project], name: str) -> None:
-    tf = projects[name].tf
+    project = projects[name]
+    tf = project.tf
+    name = project.workload
     source = EVENT_SOURCES[name]
     present = SOURCE_KINDS & set(tf.resources)
     assert present == ({source[0]} if source else set())
@@ -305,7 +383,7 @@ def test_each_event_source_feeds_the_job_queue(projects: dict[str, Project], nam
         key_policy = tf.resource("aws_kms_key", "this")["policy"]
         assert "InputBucketNotifiesTheEncryptedQueue" in key_policy
         assert "s3:::${var.project_name}-input-*" in key_policy
-        reader = _statements(tf, "instance")["ReadInputObjects"]
+        reader = _statements(tf, project.role_document)["ReadInputObjects"]
         assert [hcl_string(r) for r in reader["resources"]] == ["${aws_s3_bucket.input.arn}/*"]
         sse = one(
             tf.resource("aws_s3_bucket_server_side_encryption_configuration", "input"), "rule"
@@ -442,7 +520,7 @@ WEBHOOK_ENV: Final = {
 }
 
 
-@all_variants
+@ec2_variants
 def test_the_runtime_user_can_run_the_image_layout(
     projects: dict[str, Project], name: str, runner: tuple[str, int | None]
 ) -> None:
@@ -521,7 +599,7 @@ def test_every_tf_file_parses(projects: dict[str, Project], name: str) -> None:
     project = projects[name]
     expected = {
         path.removeprefix("terraform/")
-        for path in [*EVERY_PROJECT_FILE, *_own_files(name, project.shape)]
+        for path in [*EVERY_PROJECT_FILE, *_own_files(project)]
         if path.startswith("terraform/") and path.endswith(".tf")
     }
     assert set(project.tf.files) == expected
@@ -588,7 +666,7 @@ def test_security_md_cites_only_checks_that_run(
     assert "Skipped checks" in security
 
 
-@all_variants
+@ec2_variants
 def test_instances_require_imdsv2_and_encrypt_their_root_volume(
     projects: dict[str, Project], name: str
 ) -> None:
@@ -603,7 +681,7 @@ def test_instances_require_imdsv2_and_encrypt_their_root_volume(
     assert interface["associate_public_ip_address"] is False
 
 
-@all_variants
+@ec2_variants
 def test_user_data_runs_the_projects_image(projects: dict[str, Project], name: str) -> None:
     project = projects[name]
     script = (project.path / "terraform" / "user_data.sh.tftpl").read_text()
@@ -628,34 +706,64 @@ def _user_data(project: Project) -> tuple[dict[str, str], str]:
 
 @all_variants
 def test_the_planned_limits_reach_the_container(projects: dict[str, Project], name: str) -> None:
-    """Terraform's limits (their defaults from the capacity plan) are what the instance runs."""
+    """Terraform's limits (their defaults from the capacity plan) are what the container
+    runs with: through the instance's user data, or the task definition."""
     project = projects[name]
-    passed, script = _user_data(project)
-    env = docker_run_env(script)
-    assert passed["stop_timeout"] == "var.stop_timeout_seconds"
-    assert "--stop-timeout ${stop_timeout}" in script
-    assert "docker stop --time ${stop_timeout}" in script
+    env = _container_env(project)
+    if project.compute == "fargate":
+        ecs = (project.path / "terraform" / "ecs.tf").read_text(encoding="utf-8")
+        assert "stopTimeout = local.task_stop_timeout_seconds" in ecs
+        assert "min(var.stop_timeout_seconds, 120)" in ecs
+    else:
+        passed, script = _user_data(project)
+        assert passed["stop_timeout"] == "var.stop_timeout_seconds"
+        assert "--stop-timeout ${stop_timeout}" in script
+        assert "docker stop --time ${stop_timeout}" in script
     if project.is_service:
-        assert passed["graceful_shutdown"] == "var.graceful_shutdown_seconds"
-        assert env["GRACEFUL_SHUTDOWN_SECONDS"] == "${graceful_shutdown}"
+        assert env["GRACEFUL_SHUTDOWN_SECONDS"] == "var.graceful_shutdown_seconds"
         graceful = "settings.graceful_shutdown_seconds"
         assert _uvicorn_options(project)["timeout_graceful_shutdown"] == graceful
     else:
-        assert passed["worker_processes"] == "var.worker_processes"
-        assert env["WORKER_PROCESSES"] == "${worker_processes}"
-        assert passed["job_timeout"] == "var.job_timeout_seconds"
-        assert env["JOB_TIMEOUT_SECONDS"] == "${job_timeout}"
-        # Each running job gets its scratch space on the instance's volume.
-        volume = one(one(project.tf.resource("aws_launch_template", "this"),
-                         "block_device_mappings"), "ebs")  # fmt: skip
-        assert "var.scratch_space_mb * var.worker_processes" in volume["volume_size"]
+        assert env["WORKER_PROCESSES"] == "var.worker_processes"
+        assert env["JOB_TIMEOUT_SECONDS"] == "var.job_timeout_seconds"
+        # Each running job gets its scratch space: on the instance's volume, in the task's storage.
+        if project.compute == "fargate":
+            storage = hcl_string(project.tf.locals["ephemeral_storage_gib"])
+        else:
+            volume = one(one(project.tf.resource("aws_launch_template", "this"),
+                             "block_device_mappings"), "ebs")  # fmt: skip
+            storage = volume["volume_size"]
+        assert "var.scratch_space_mb * var.worker_processes" in storage
 
 
-@all_variants
+@ec2_variants
 def test_user_data_gets_every_variable_it_uses(projects: dict[str, Project], name: str) -> None:
     passed, script = _user_data(projects[name])
     used = set(re.findall(r"(?<!\$)\$\{([a-z_][a-z0-9_]*)", script))
     assert used == set(passed), (used, set(passed))
+
+
+def _terraform_expression(value: str) -> str:
+    """``${tostring(local.x)}`` as ``local.x``: what a container variable is made of."""
+    inner = hcl_string(value).removeprefix("${").removesuffix("}")
+    return (
+        inner.removeprefix("tostring(").removesuffix(")")
+        if inner.startswith("tostring(")
+        else inner
+    )
+
+
+def _container_env(project: Project) -> dict[str, str]:
+    """Each variable the container gets, and the Terraform expression that sets it: the
+    instance's user data (EC2) or the task definition (Fargate)."""
+    if project.compute == "fargate":
+        environment = project.tf.locals["environment"]
+        return {name: _terraform_expression(value) for name, value in environment.items()}
+    passed, script = _user_data(project)
+    return {
+        name: passed.get(value.removeprefix("${").removesuffix("}"), value)
+        for name, value in docker_run_env(script).items()
+    }
 
 
 def _app_value(project: Project, expression: str) -> Any:
@@ -688,9 +796,7 @@ def test_uvicorn_keeps_idle_connections_longer_than_the_load_balancer(
     )
     assert margin, tf.locals["keep_alive_seconds"]
     assert int(margin[1]) > 0
-    passed, script = _user_data(project)
-    assert passed["keep_alive"] == "local.keep_alive_seconds"
-    assert docker_run_env(script)["KEEP_ALIVE_SECONDS"] == "${keep_alive}"
+    assert _container_env(project)["KEEP_ALIVE_SECONDS"] == "local.keep_alive_seconds"
     assert _uvicorn_options(project)["timeout_keep_alive"] == "settings.keep_alive_seconds"
     margin_text = f"open {margin[1]} s longer than the load balancer's `idle_timeout_seconds`"
     assert margin_text in (project.path / "README.md").read_text(encoding="utf-8")
@@ -711,10 +817,7 @@ def test_only_the_vpc_is_trusted_to_set_forwarded_headers(
     """A client's own X-Forwarded-For entry must never become its address."""
     project = projects[name]
     tf = project.tf
-    passed, script = _user_data(project)
-    env = docker_run_env(script)
-    assert env["FORWARDED_ALLOW_IPS"] == "${trusted_proxies}"
-    assert passed["trusted_proxies"] == "local.trusted_proxies"
+    assert _container_env(project)["FORWARDED_ALLOW_IPS"] == "local.trusted_proxies"
     trusted = tf.locals["trusted_proxies"]
     assert "*" not in trusted
     assert "data.aws_vpc.this.cidr_block" in trusted
@@ -745,16 +848,14 @@ def test_services_run_on_httptools_and_uvloop_and_leave_request_logs_to_the_load
     assert options["access_log"] == "settings.request_logs"
     logs = "[c.Settings.from_env(e).request_logs for e in ({}, {'REQUEST_LOGS': '1'})]"
     assert _app_value(project, logs) == [False, True]
-    passed, script = _user_data(project)
-    assert docker_run_env(script)["REQUEST_LOGS"] == "${request_logs}"
-    assert passed["request_logs"] == "var.request_logs"
+    assert _container_env(project)["REQUEST_LOGS"] == "var.request_logs"
     assert project.tf.variables["request_logs"]["type"] in {"bool", "${bool}"}
     assert project.tf.variables["request_logs"]["default"] is False
     # What is recorded instead: the load balancer's access log of every request.
     assert one(project.tf.resource("aws_lb", "this"), "access_logs")["enabled"] is True
 
 
-@pytest.mark.parametrize("name", ["websocket"])
+@pytest.mark.parametrize("name", ["websocket", "fargate-websocket"])
 def test_websocket_messages_are_bounded_and_origins_checked(
     projects: dict[str, Project], name: str
 ) -> None:
@@ -767,9 +868,7 @@ def test_websocket_messages_are_bounded_and_origins_checked(
     origins = project.tf.variables["allowed_origins"]
     assert origins["default"] == []
     assert blocks(origins, "validation")
-    passed, script = _user_data(project)
-    assert passed["allowed_origins"] == 'join(",", var.allowed_origins)'
-    assert docker_run_env(script)["ALLOWED_ORIGINS"] == "${allowed_origins}"
+    assert _container_env(project)["ALLOWED_ORIGINS"] == 'join(",", var.allowed_origins)'
     environ = {"ALLOWED_ORIGINS": "https://app.example.com"}
     configured = _app_value(project, f"c.Settings.from_env({environ!r}).allowed_origins")
     assert configured == ["https://app.example.com"]
@@ -781,7 +880,7 @@ def _calls(tree: ast.Module, name: str) -> set[str]:
     return {ast.unparse(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
 
 
-@workers
+@ec2_workers
 def test_a_stalled_worker_ends_its_process_and_systemd_restarts_it(
     projects: dict[str, Project], name: str
 ) -> None:
@@ -804,7 +903,7 @@ def test_a_stalled_worker_ends_its_process_and_systemd_restarts_it(
     assert hcl_string(group["health_check_type"]) == "EC2", "the instance check: see above"
 
 
-@all_variants
+@ec2_variants
 def test_security_md_says_which_containers_reach_the_instance_role(
     projects: dict[str, Project], name: str
 ) -> None:
@@ -834,7 +933,7 @@ def _conditions(statement: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
     }
 
 
-@pytest.mark.parametrize("name", ["webhook"])
+@pytest.mark.parametrize("name", ["webhook", "fargate-webhook"])
 def test_webhook_secret_and_delivery_records_in_terraform(
     projects: dict[str, Project], name: str
 ) -> None:
@@ -844,10 +943,11 @@ def test_webhook_secret_and_delivery_records_in_terraform(
     project_name = tf.default("project_name")
     assert tf.default("webhook_secret_parameter_name") == f"/{project_name}/webhook-secret"
     assert "aws_ssm_parameter" not in tf.resources
-    assert set(tf.data["aws_ssm_parameter"]) == {"ami"}, "the secret must stay out of the state"
+    ami = {"ami"} if project.compute == "container" else set()
+    assert set(tf.data.get("aws_ssm_parameter", {})) == ami, "the secret stays out of the state"
     arn = hcl_string(tf.locals["secret_parameter_arn"])
     assert arn.endswith(":parameter${var.webhook_secret_parameter_name}")
-    statements = _statements(tf)
+    statements = _statements(tf, project.role_document)
     reads = [s for s in statements.values() if "ssm:GetParameter" in map(hcl_string, s["actions"])]
     assert len(reads) == 1
     assert [hcl_string(a) for a in reads[0]["actions"]] == ["ssm:GetParameter"]
@@ -883,15 +983,14 @@ def test_webhook_secret_and_delivery_records_in_terraform(
     }
 
     # The container gets the names and reads them under those names.
-    passed, script = _user_data(project)
-    env = docker_run_env(script)
+    env = _container_env(project)
     wiring = {
-        "secret_parameter": "var.webhook_secret_parameter_name",
-        "deliveries_table": "aws_dynamodb_table.deliveries.name",
-        "tolerance": "var.signature_tolerance_seconds",
-        "processing": "var.processing_timeout_seconds",
+        "WEBHOOK_SECRET_PARAMETER": "var.webhook_secret_parameter_name",
+        "DELIVERIES_TABLE": "aws_dynamodb_table.deliveries.name",
+        "SIGNATURE_TOLERANCE_SECONDS": "var.signature_tolerance_seconds",
+        "PROCESSING_SECONDS": "var.processing_timeout_seconds",
     }
-    assert {k: passed.get(k) for k in wiring} == wiring
+    assert {k: env.get(k) for k in wiring} == wiring
     given = {
         "WEBHOOK_SECRET_PARAMETER": "/p",
         "DELIVERIES_TABLE": "t",
@@ -983,7 +1082,7 @@ def test_webhook_docs_explain_signing_secret_and_duplicates(
     assert "answers anyone who reaches it" not in security
 
 
-@all_variants
+@ec2_variants
 def test_autoscaling_group_matches_the_cost_model(projects: dict[str, Project], name: str) -> None:
     tf = projects[name].tf
     group = tf.resource("aws_autoscaling_group", "this")
@@ -999,7 +1098,38 @@ def test_autoscaling_group_matches_the_cost_model(projects: dict[str, Project], 
     assert hcl_string(group["health_check_type"]) == ("ELB" if projects[name].is_service else "EC2")
 
 
-@services
+@fargate_variants
+def test_the_ecs_service_follows_the_capacity_plan(projects: dict[str, Project], name: str) -> None:
+    """Task size and counts: the plan's Fargate entry, as the Fargate cost priced them."""
+    project = projects[name]
+    tf, planned = project.tf, _plan(project)["fargate"]
+    task = tf.resource("aws_ecs_task_definition", "app")
+    assert (task["cpu"], task["memory"]) == ("${var.task_cpu}", "${var.task_memory}")
+    assert (tf.default("task_cpu"), tf.default("task_memory")) == (
+        planned["cpu"],
+        planned["memory"],
+    )
+    target = tf.resource("aws_appautoscaling_target", "service")
+    assert (target["min_capacity"], target["max_capacity"]) == (
+        "${var.min_tasks}",
+        "${var.max_tasks}",
+    )
+    assert tf.default("min_tasks") == planned["min_count"] == ASG_INSTANCES
+    assert tf.default("max_tasks") == planned["max_count"] >= planned["count"]
+    service = tf.resource("aws_ecs_service", "app")
+    assert service["desired_count"] == "${var.min_tasks}"
+    assert hcl_string(service["propagate_tags"]) == "SERVICE"
+    breaker = one(service, "deployment_circuit_breaker")
+    assert (breaker["enable"], breaker["rollback"]) == (True, True)
+    assert service["enable_execute_command"] == "${var.enable_execute_command}"
+    assert tf.default("enable_execute_command") is False
+    if not project.is_service:
+        assert tf.default("worker_processes") == planned["concurrency_each"]
+    policies = set(tf.of_type("aws_appautoscaling_policy"))
+    assert policies == ({"cpu"} if project.is_service else {"backlog"})
+
+
+@ec2_services
 def test_services_track_65_percent_cpu(projects: dict[str, Project], name: str) -> None:
     tf = projects[name].tf
     assert set(tf.of_type("aws_autoscaling_policy")) == {"cpu"}
@@ -1010,7 +1140,7 @@ def test_services_track_65_percent_cpu(projects: dict[str, Project], name: str) 
     assert tf.default("cpu_target_percent") == 65
 
 
-@workers
+@ec2_workers
 def test_workers_scale_on_backlog_and_drain_on_scale_in(
     projects: dict[str, Project], name: str
 ) -> None:
@@ -1133,6 +1263,20 @@ def test_only_the_load_balancer_is_open_to_the_world(
         assert hcl_string(rule["ip_protocol"]) == "tcp", "no all-protocol egress"
 
 
+#: Actions with no resource-level permissions, the only ones granted on "*".
+UNSCOPED_ACTIONS: Final = {
+    "container": {"ecr:GetAuthorizationToken"},
+    "fargate": {
+        "ecr:GetAuthorizationToken",
+        "logs:DescribeLogGroups",
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+    },
+}
+
+
 @all_variants
 def test_no_iam_statement_allows_every_action(projects: dict[str, Project], name: str) -> None:
     project = projects[name]
@@ -1145,16 +1289,21 @@ def test_no_iam_statement_allows_every_action(projects: dict[str, Project], name
     ]
     assert actions
     assert "*" not in actions
-    instance_actions = [
-        hcl_string(a) for s in blocks(documents["instance"], "statement") for a in s["actions"]
-    ]
-    assert [a for a in instance_actions if "*" in a] == [], "the instance role names each action"
     terraform = "\n".join(p.read_text() for p in (project.path / "terraform").glob("*.tf"))
     assert re.findall(r'Action\s*=\s*(?:"\*"|\[[^\]]*"\*")', terraform) == []
-    instance_resources = [
-        hcl_string(r) for s in blocks(documents["instance"], "statement") for r in s["resources"]
-    ]
-    assert instance_resources.count("*") == 1, "only ecr:GetAuthorizationToken needs *"
+    # The roles the containers run with name each action, and "*" only as the resource
+    # of actions that have no resource-level permissions.
+    roles = ["instance"] if project.compute == "container" else ["execution", "task", "exec"]
+    unscoped = set()
+    for role in roles:
+        if role not in documents:  # a task role with nothing to do has no document
+            continue
+        for statement in blocks(documents[role], "statement"):
+            named = [hcl_string(a) for a in statement["actions"]]
+            assert [a for a in named if "*" in a] == [], f"the {role} role names each action"
+            if "*" in [hcl_string(r) for r in statement["resources"]]:
+                unscoped |= set(named)
+    assert unscoped == UNSCOPED_ACTIONS[project.compute]
 
 
 @all_variants
@@ -1355,8 +1504,9 @@ def test_readme_explains_decision_deploy_and_cost(projects: dict[str, Project], 
     assert re.search(r"\*\*\$[\d,]+\.\d\d a month\*\*", readme)
 
 
-def test_readme_without_a_decision_record(template: Path, tmp_path: Path) -> None:
-    data = {**answers_for(workload="http_api", compute="container"), "decision_record": {}}
+@pytest.mark.parametrize("compute", ["container", "fargate"])
+def test_readme_without_a_decision_record(template: Path, tmp_path: Path, compute: str) -> None:
+    data = {**answers_for(workload="http_api", compute=compute), "decision_record": {}}
     run_copy(str(template), tmp_path, data=data, defaults=True, quiet=True)
     readme = (tmp_path / "README.md").read_text()
     assert "No recommendation was recorded" in readme
@@ -1368,21 +1518,23 @@ def test_readme_without_a_decision_record(template: Path, tmp_path: Path) -> Non
 # --- Free text --------------------------------------------------------------------------
 
 
-def test_hostile_description_survives_every_file(hostile: Path) -> None:
-    tf = load_terraform(hostile / "terraform")
+@pytest.mark.parametrize("compute", ["container", "fargate"])
+def test_hostile_description_survives_every_file(hostile: dict[str, Path], compute: str) -> None:
+    project = hostile[compute]
+    tf = load_terraform(project / "terraform")
     assert tf.default("service_description") == HOSTILE
-    pyproject = tomllib.loads((hostile / "pyproject.toml").read_text(encoding="utf-8"))
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     assert pyproject["project"]["description"] == HOSTILE
-    answers = yaml.safe_load((hostile / ".copier-answers.yml").read_text(encoding="utf-8"))
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
     assert answers["description"] == HOSTILE
-    config = ast.parse((hostile / "app" / "config.py").read_text(encoding="utf-8"))
+    config = ast.parse((project / "app" / "config.py").read_text(encoding="utf-8"))
     literals = [
         ast.literal_eval(node.value)
         for node in config.body
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "DESCRIPTION"
     ]
     assert literals == [HOSTILE]
-    for path in hostile.rglob("*"):
+    for path in project.rglob("*"):
         if path.suffix in {".yml", ".yaml"}:
             yaml.safe_load(path.read_text(encoding="utf-8"))
         elif path.suffix == ".json":
@@ -1391,7 +1543,7 @@ def test_hostile_description_survives_every_file(hostile: Path) -> None:
             tomllib.loads(path.read_text(encoding="utf-8"))
         elif path.suffix == ".py":
             ast.parse(path.read_text(encoding="utf-8"))
-    readme = (hostile / "README.md").read_text(encoding="utf-8")
+    readme = (project / "README.md").read_text(encoding="utf-8")
     description = paragraphs(readme)[1]  # after the title: shown as written, as plain text
     assert (description.markup, description.text) == (frozenset(), shown_as_text(HOSTILE))
 
@@ -1406,11 +1558,11 @@ TERRAFORM = shutil.which("terraform")
     TERRAFORM is None, reason="terraform is not installed (CI of the project runs fmt)"
 )
 def test_terraform_fmt_accepts_the_rendered_files(
-    projects: dict[str, Project], hostile: Path
+    projects: dict[str, Project], hostile: dict[str, Path]
 ) -> None:
     assert TERRAFORM is not None
     unformatted = {}
-    for path in [*(p.path for p in projects.values()), hostile]:
+    for path in [*(p.path for p in projects.values()), *hostile.values()]:
         proc = subprocess.run(
             [
                 TERRAFORM,

@@ -56,7 +56,7 @@ def test_the_contract_keys_are_questions_in_order(contract):
     keys = list(contract.keys)
     assert [k for k in keys if k in CONTRACT_KEYS] == CONTRACT_KEYS
     assert contract.question("workload").choice_values == decision.WORKLOADS
-    assert contract.question("compute").choice_values == ("lambda", "container")
+    assert contract.question("compute").choice_values == decision.COMPUTES
     assert contract.question("traffic_pattern").choice_values == ("spiky", "steady")
 
 
@@ -319,8 +319,8 @@ def test_resolve_requires_what_has_no_default(contract):
 
 def test_plan_defaults_compute_to_the_recommendation_and_refuses_blocked_lambda(contract):
     plan = make_plan(contract, {"project_name": "demo-svc", "workload": "worker"})
-    assert plan.answers["compute"] == "container"
-    assert plan.answers["decision_record"]["recommended"] == "container"
+    assert plan.answers["compute"] == "fargate"
+    assert plan.answers["decision_record"]["recommended"] == "fargate"
     with pytest.raises(AnswerError, match=r"compute: lambda is ruled out: One run may take"):
         make_plan(contract, {"project_name": "demo-svc", "workload": "worker", "compute": "lambda"})
 
@@ -414,6 +414,12 @@ FACT_MIRROR = {
     "reserved_floor": "lambda.reserved_floor",
     "throttling_rate_floor": "apigw.throttling_rate_floor",
     "throttling_burst_floor": "apigw.throttling_burst_floor",
+    "fargate_max_vcpus": "fargate.max_vcpus",
+    "fargate_max_memory_mb": "fargate.max_memory_mb",
+    "fargate_max_ephemeral_storage_gib": "fargate.max_ephemeral_storage_gib",
+    "fargate_included_ephemeral_storage_gib": "fargate.included_ephemeral_storage_gib",
+    "fargate_image_storage_gib": "fargate.image_storage_gib",
+    "fargate_max_stop_timeout_seconds": "fargate.max_stop_timeout_seconds",
 }
 
 
@@ -575,6 +581,8 @@ def test_names_the_table_lists_every_name_the_templates_derive(contract):
         text = path.read_text(encoding="utf-8")
         # The log-bucket macro's prefixes, as its calls instantiate them.
         prefixes = re.findall(r'log_bucket\("\w+", "([^"]+)"', text)
+        # What runs the containers, named per compute (network.tf): both names.
+        units = re.findall(r"set units = '(\w+)' if compute == 'fargate' else '(\w+)'", text)
         for match in re.finditer(r'\w*(?:name|_prefix)\s*=\s*"([^"]*)"', text):
             value = match[1].replace("${var.project_name}", "{project}")
             value = value.replace("{{ project_name }}", "{project}")
@@ -583,6 +591,8 @@ def test_names_the_table_lists_every_name_the_templates_derive(contract):
             if "{project}" in value:
                 if "{{ prefix }}" in value:
                     written.update(value.replace("{{ prefix }}", p) for p in prefixes)
+                elif "{{ units }}" in value:
+                    written.update(value.replace("{{ units }}", u) for u in units[0])
                 else:
                     written.add(value)
         for match in re.finditer(r'"/\$\{AWS::StackName\}/([\w-]+)"', text):

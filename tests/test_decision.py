@@ -37,6 +37,14 @@ def blocker_ids(p):
     return [b.id for b in find_blockers(p)]
 
 
+def cheaper_containers(rec):
+    """The container compute the costs favour: EC2 on a tie, Fargate when it costs less."""
+    asg, far = rec.costs.option("ec2-asg"), rec.costs.option("fargate")
+    if far.available and (not asg.available or far.monthly_usd < asg.monthly_usd):
+        return "fargate"
+    return "container"
+
+
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
@@ -65,7 +73,8 @@ def blocker_ids(p):
 def test_blockers_and_their_edges(changes, expected):
     p = profile(**changes)
     assert blocker_ids(p) == expected
-    assert recommend(p).compute == ("container" if expected else "lambda")
+    rec = recommend(p)
+    assert rec.compute == (cheaper_containers(rec) if expected else "lambda")
 
 
 @pytest.mark.parametrize(
@@ -93,7 +102,7 @@ def test_lambda_forbidden_by_a_blocker_is_refused_with_its_sentence():
         check_compute(rec, "lambda")
     assert error.value.key == "compute"
     check_compute(rec, "container")
-    check_compute(recommend(BASE), "container")  # containers are never forbidden
+    check_compute(recommend(BASE), "container")  # EC2 containers are never forbidden
 
 
 def test_spiky_traffic_keeps_lambda_even_at_high_volume():
@@ -111,8 +120,9 @@ def test_steady_traffic_above_the_break_even_moves_to_containers():
     at = recommend(dataclasses.replace(steady, requests_per_month=even))
     above = recommend(dataclasses.replace(steady, requests_per_month=2 * even))
     assert below.compute == "lambda"
-    assert at.compute == "container"
-    assert above.compute == "container"
+    assert at.compute in ("container", "fargate")
+    assert at.compute == cheaper_containers(at)
+    assert above.compute == cheaper_containers(above)
     assert any("below the break-even" in reason for reason in below.reasons)
     assert any("above the break-even" in reason for reason in above.reasons)
     assert any(f"{even:,}" in reason for reason in below.reasons)
@@ -121,7 +131,8 @@ def test_steady_traffic_above_the_break_even_moves_to_containers():
 def test_every_reason_list_states_the_costs():
     for p in (BASE, profile(traffic_pattern="steady"), profile(memory_mb=20_000)):
         rec = recommend(p)
-        assert any("Lambda costs $" in r and "container project" in r for r in rec.reasons)
+        assert any("Lambda costs $" in r and "EC2 Auto Scaling project" in r for r in rec.reasons)
+        assert any("the Fargate project" in r for r in rec.reasons if "Lambda costs $" in r)
 
 
 @pytest.mark.parametrize(
@@ -188,7 +199,7 @@ def test_spiky_is_not_a_rule_on_its_own_the_sized_costs_decide():
     bursty = profile(traffic_pattern="spiky", peak_to_average=2.0, requests_per_month=3 * 10**9)
     rec = recommend(bursty)
     assert rec.costs.option("ec2-asg").monthly_usd < rec.costs.option("lambda").monthly_usd
-    assert rec.compute == "container"
+    assert rec.compute == cheaper_containers(rec)
     assert any("Traffic is spiky, but even sized for its peak" in r for r in rec.reasons)
 
 
@@ -220,3 +231,59 @@ def test_an_unavailable_option_never_wins():
     assert set(record["unavailable"]) == {"lambda", "fargate", "ec2-single"}
     assert "GPU" in record["unavailable"]["fargate"]
     assert set(record["break_even_requests_per_month"].values()) == {None}
+
+
+# --- Lambda, EC2 or Fargate: held-out profiles ---------------------------------------
+
+#: A steady, mid-size JSON API without a GPU: 120 ms and 512 MB a request.
+STEADY_API = profile(
+    workload="http_api", traffic_pattern="steady", max_duration_seconds=10,
+    avg_duration_ms=120, memory_mb=512,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("requests_per_month", [300_000_000, 1_000_000_000, 3_000_000_000])
+def test_a_steady_mid_size_api_runs_on_the_cheaper_container_option_and_says_why(
+    requests_per_month,
+):
+    """Past Lambda's break-even both container computes fit; the costs pick one, and the
+    reasons name the other with both monthly figures."""
+    rec = recommend(dataclasses.replace(STEADY_API, requests_per_month=requests_per_month))
+    assert not find_blockers(STEADY_API)
+    asg, fargate = rec.costs.option("ec2-asg"), rec.costs.option("fargate")
+    assert asg.available
+    assert fargate.available
+    assert rec.compute in ("container", "fargate")
+    assert rec.compute == cheaper_containers(rec)
+    chosen, other = ("Fargate", "EC2") if rec.compute == "fargate" else ("EC2", "Fargate")
+    (why,) = [r for r in rec.reasons if r.startswith(f"{chosen} rather than {other}")]
+    assert f"${fargate.monthly_usd:,.2f}/month" in why
+    assert f"${asg.monthly_usd:,.2f}" in why
+
+
+def test_both_container_options_win_somewhere_on_the_same_api():
+    """Neither is hard-coded: the per-unit prices decide, and at large steady scale the
+    instances' per-unit price wins."""
+    chosen = {
+        recommend(dataclasses.replace(STEADY_API, requests_per_month=n)).compute
+        for n in (300_000_000, 3_000_000_000)
+    }
+    assert chosen == {"fargate", "container"}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"workload": "ml_inference", "needs_gpu": True, "traffic_pattern": "steady"},
+        {"workload": "ml_inference", "needs_gpu": True, "requests_per_month": 10**10},
+        {"workload": "ml_inference", "needs_gpu": True, "traffic_pattern": "steady",
+         "max_duration_seconds": 10, "requests_per_month": 3_000_000_000, "memory_mb": 512},
+    ],
+)  # fmt: skip
+def test_a_gpu_service_is_never_fargate_and_fargate_is_refused_with_the_reason(changes):
+    rec = recommend(profile(**changes))
+    assert rec.compute == "container"
+    assert not rec.costs.option("fargate").available
+    with pytest.raises(ComputeForbiddenError, match="fargate is ruled out: It needs a GPU"):
+        check_compute(rec, "fargate")
+    check_compute(rec, "container")

@@ -1,6 +1,8 @@
-"""The container project deployed as a user would: real provider, its own tests, moto.
+"""The container projects deployed as a user would: real provider, its own tests, moto.
 
-Tiers, each over every container variant:
+Tiers, each over every container variant (the EC2 Auto Scaling project of each
+workload, named by the workload, and the ECS on Fargate project of each, ``fargate-``
+and the workload):
 
 1. ``terraform init -backend=false`` and ``terraform validate`` with the real AWS
    provider from an offline mirror (support/terraform.py);
@@ -56,7 +58,7 @@ from infra_scaffold.errors import ScaffoldError
 
 pytestmark = pytest.mark.slow
 
-#: Every container variant, and whether it sits behind a load balancer.
+#: Every container workload, and whether it sits behind a load balancer.
 BEHIND_A_LOAD_BALANCER: Final = {
     "http_api": True,
     "webhook": True,
@@ -68,8 +70,30 @@ BEHIND_A_LOAD_BALANCER: Final = {
     "dynamodb_stream": False,
     "scheduled_job": False,
 }
-VARIANTS: Final = list(BEHIND_A_LOAD_BALANCER)
-SERVICES: Final = [name for name, lb in BEHIND_A_LOAD_BALANCER.items() if lb]
+#: Every variant: its workload and compute. The EC2 projects keep the workload's name;
+#: Fargate has every workload but GPU inference (the project is built for GPU instances).
+VARIANT_OF: Final = {
+    **{workload: (workload, "container") for workload in BEHIND_A_LOAD_BALANCER},
+    **{
+        f"fargate-{workload}": (workload, "fargate")
+        for workload in BEHIND_A_LOAD_BALANCER
+        if workload != "ml_inference"
+    },
+}
+VARIANTS: Final = list(VARIANT_OF)
+EC2_VARIANTS: Final = [name for name in VARIANTS if VARIANT_OF[name][1] == "container"]
+FARGATE_VARIANTS: Final = [name for name in VARIANTS if VARIANT_OF[name][1] == "fargate"]
+SERVICES: Final = [name for name in VARIANTS if BEHIND_A_LOAD_BALANCER[VARIANT_OF[name][0]]]
+
+
+def behind_a_load_balancer(name: str) -> bool:
+    return BEHIND_A_LOAD_BALANCER[VARIANT_OF[name][0]]
+
+
+def on_fargate(name: str) -> bool:
+    return VARIANT_OF[name][1] == "fargate"
+
+
 #: The newest AWS provider major the generated CI installs (`terraform init` online).
 NEWEST_MAJOR_IN_CI: Final = "6.99.0"
 
@@ -131,6 +155,19 @@ EMULATOR_GAPS: Final = {
         "AWS_CA_BUNDLE unset for the server and for terraform",
         "a machine-wide CA bundle is meant for TLS endpoints; moto runs plain HTTP",
     ),
+    "appautoscaling-tags": (
+        "support/emulator_server.py keeps a scalable target's tags and answers"
+        " ListTagsForResource, TagResource and UntagResource",
+        "moto has none of the three; the provider reads the ECS service's scalable target's"
+        " tags after creating it and retries until it times out",
+    ),
+    "ecs-runs-no-tasks": (
+        "none: the tier checks what ECS was asked to run (cluster, task definition,"
+        " service, scaling), never a running task",
+        "moto keeps an ECS service's desired count but starts no container, so health"
+        " checks, the deployment circuit breaker, task scale-in protection, ECS Exec and"
+        " Container Insights metrics are not exercised against it",
+    ),
 }
 #: The state stays local in the harness (the project's S3 backend is per account).
 LOCAL_BACKEND: Final = 'terraform {\n  backend "local" {}\n}\n'
@@ -170,7 +207,12 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def projects(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {
-        name: render(template, tmp_path_factory.mktemp(name), workload=name, compute="container")
+        name: render(
+            template,
+            tmp_path_factory.mktemp(name),
+            workload=VARIANT_OF[name][0],
+            compute=VARIANT_OF[name][1],
+        )
         for name in VARIANTS
     }
 
@@ -198,14 +240,14 @@ def _asg_ignore_changes(folder: Path) -> list[str]:
 
 def moto_overrides(folder: Path) -> None:
     """The emulator-gap override files (EMULATOR_GAPS) and the local state backend."""
-    ignored = sorted({*_asg_ignore_changes(folder), "launch_template"})
-    (folder / "zz_harness_moto_override.tf").write_text(
-        LOCAL_BACKEND
-        + '\nprovider "aws" {\n  s3_use_path_style = true\n}\n'
-        + '\nresource "aws_autoscaling_group" "this" {\n  lifecycle {\n'
-        + f"    ignore_changes = [{', '.join(ignored)}]\n  }}\n}}\n",
-        encoding="utf-8",
-    )
+    text = LOCAL_BACKEND + '\nprovider "aws" {\n  s3_use_path_style = true\n}\n'
+    if (folder / "asg.tf").is_file():  # the EC2 project (Fargate runs no instances)
+        ignored = sorted({*_asg_ignore_changes(folder), "launch_template"})
+        text += (
+            '\nresource "aws_autoscaling_group" "this" {\n  lifecycle {\n'
+            f"    ignore_changes = [{', '.join(ignored)}]\n  }}\n}}\n"
+        )
+    (folder / "zz_harness_moto_override.tf").write_text(text, encoding="utf-8")
 
 
 def write_tfvars(folder: Path, values: dict[str, Any]) -> None:
@@ -343,20 +385,25 @@ class Deployment:
 
 
 def day_two_change(name: str) -> dict[str, Any]:
-    """The change the README invites after the first deploy: port, instance type, sizes."""
-    change: dict[str, Any] = {
-        "instance_type": "g5.xlarge" if name == "ml_inference" else "t4g.medium",
-        "root_volume_size_gb": 160 if name == "ml_inference" else 40,
-        "min_size": 3,
-        "max_size": 12,
-    }
-    if BEHIND_A_LOAD_BALANCER[name]:
+    """The change the README invites after the first deploy: port, unit size, counts."""
+    if on_fargate(name):
+        change: dict[str, Any] = {
+            "task_cpu": 1024, "task_memory": 3072, "min_tasks": 3, "max_tasks": 12,
+        }  # fmt: skip
+    else:
+        change = {
+            "instance_type": "g5.xlarge" if name == "ml_inference" else "t4g.medium",
+            "root_volume_size_gb": 160 if name == "ml_inference" else 40,
+            "min_size": 3,
+            "max_size": 12,
+        }
+    if behind_a_load_balancer(name):
         change["container_port"] = 8081
     return change
 
 
 def first_tfvars(name: str, account: emulator.Account) -> dict[str, Any]:
-    values = account.tfvars(service=BEHIND_A_LOAD_BALANCER[name])
+    values = account.tfvars(service=behind_a_load_balancer(name))
     values["image_tag"] = "0.1.0"
     if name == "ml_inference":
         values["ami_ssm_parameter"] = MOTO_X86_AMI_PARAMETER
@@ -388,6 +435,13 @@ def inventory(server: MotoServer) -> dict[str, Any]:
             .describe_auto_scaling_groups()
             .get("AutoScalingGroups", [])
         ],
+        "clusters": active_clusters(emulator.client(server, "ecs")),
+        "scalable_targets": [
+            t["ResourceId"]
+            for t in emulator.client(server, "application-autoscaling")
+            .describe_scalable_targets(ServiceNamespace="ecs")
+            .get("ScalableTargets", [])
+        ],
         "instances": [
             {"id": i["InstanceId"], "tags": {t["Key"]: t["Value"] for t in i.get("Tags", [])}}
             for r in emulator.client(server, "ec2")
@@ -402,6 +456,14 @@ def inventory(server: MotoServer) -> dict[str, Any]:
             for v in emulator.client(server, "ec2").describe_volumes().get("Volumes", [])
         ],
     }
+
+
+def active_clusters(ecs: Any) -> list[str]:
+    """The ECS clusters that exist: a deleted one stays listed as INACTIVE for a while (on
+    AWS as in moto), so only ACTIVE ones count."""
+    arns = ecs.list_clusters().get("clusterArns", [])
+    described = ecs.describe_clusters(clusters=arns)["clusters"] if arns else []
+    return [c["clusterArn"] for c in described if c["status"] == "ACTIVE"]
 
 
 def deliver_logs(server: MotoServer, buckets: list[str]) -> None:
@@ -482,8 +544,25 @@ class MotoTier:
     """http_api planned in every region of the product."""
 
 
+def _selected_variants(session: pytest.Session) -> list[str]:
+    """The variants the selected moto-tier tests deploy (all of them in a full run; with
+    ``-k fargate``, only those), so a partial run does not wait for the rest."""
+    wanted = {
+        item.callspec.params.get("name")
+        for item in session.items
+        if hasattr(item, "callspec") and "moto_tier" in getattr(item, "fixturenames", ())
+    }
+    return [name for name in VARIANTS if name in wanted]
+
+
+def _selected(session: pytest.Session, prefix: str) -> bool:
+    """Whether a selected test's name starts with ``prefix`` (else its run is skipped)."""
+    return any(item.name.startswith(prefix) for item in session.items)
+
+
 @pytest.fixture(scope="module")
 def moto_tier(
+    request: pytest.FixtureRequest,
     tool: TerraformTool,
     moto_ready: None,
     projects: dict[str, Path],
@@ -493,10 +572,15 @@ def moto_tier(
     with ThreadPoolExecutor(max_workers=PARALLEL_APPLIES) as pool:
         yield MotoTier(
             variants={
-                name: pool.submit(deploy, name, projects[name], work, tool) for name in VARIANTS
+                name: pool.submit(deploy, name, projects[name], work, tool)
+                for name in _selected_variants(request.session)
             },
-            crowded=pool.submit(crowded_apply, projects["http_api"], work / "crowded", tool),
-            regions=pool.submit(plan_every_region, projects["http_api"], work / "regions", tool),
+            crowded=pool.submit(crowded_apply, projects["http_api"], work / "crowded", tool)
+            if _selected(request.session, "test_account_quotas")
+            else Future(),
+            regions=pool.submit(plan_every_region, projects["http_api"], work / "regions", tool)
+            if _selected(request.session, "test_regions_")
+            else Future(),
         )
 
 
@@ -520,19 +604,31 @@ def test_apply_against_moto(moto_tier: MotoTier, name: str) -> None:
 
 @pytest.mark.parametrize("name", VARIANTS)
 def test_day_two_change_applies(moto_tier: MotoTier, name: str) -> None:
-    """The README's documented change (port, instance type, sizes) applies in place or
-    replaces resources without a name clash."""
+    """The README's documented change (port, instance type or task size, counts) applies
+    in place or replaces resources without a name clash."""
     deployment = _deployment(moto_tier, name)
     _ok(deployment.step("change"), CHANGE_LIMIT)
     change = day_two_change(name)
     resources = _resources(deployment.state_after_change)
-    (template,) = [r for r in resources if r["type"] == "aws_launch_template"]
-    assert template["values"]["instance_type"] == change["instance_type"]
-    (group,) = [r for r in resources if r["type"] == "aws_autoscaling_group"]
-    assert (group["values"]["min_size"], group["values"]["max_size"]) == (
-        change["min_size"],
-        change["max_size"],
-    )
+    if on_fargate(name):
+        (task,) = [r for r in resources if r["type"] == "aws_ecs_task_definition"]
+        assert (int(task["values"]["cpu"]), int(task["values"]["memory"])) == (
+            change["task_cpu"],
+            change["task_memory"],
+        )
+        (target,) = [r for r in resources if r["type"] == "aws_appautoscaling_target"]
+        assert (target["values"]["min_capacity"], target["values"]["max_capacity"]) == (
+            change["min_tasks"],
+            change["max_tasks"],
+        )
+    else:
+        (template,) = [r for r in resources if r["type"] == "aws_launch_template"]
+        assert template["values"]["instance_type"] == change["instance_type"]
+        (group,) = [r for r in resources if r["type"] == "aws_autoscaling_group"]
+        assert (group["values"]["min_size"], group["values"]["max_size"]) == (
+            change["min_size"],
+            change["max_size"],
+        )
     if "container_port" in change:
         ports = {r["values"]["port"] for r in resources if r["type"] == "aws_lb_target_group"}
         assert ports == {change["container_port"]}
@@ -545,7 +641,8 @@ def test_teardown_removes_everything(moto_tier: MotoTier, name: str) -> None:
     deployment = _deployment(moto_tier, name)
     _ok(deployment.step("teardown"), TEARDOWN_LIMIT)
     left = deployment.inventory_after_teardown
-    for kind in ("buckets", "load_balancers", "tables", "queues", "groups"):
+    kinds = ("buckets", "load_balancers", "tables", "queues", "groups", "clusters")
+    for kind in (*kinds, "scalable_targets"):
         assert left[kind] == [], f"{kind} left behind: {left[kind]}"
 
 
@@ -604,7 +701,7 @@ def test_teardown_lifts_the_load_balancers_deletion_protection(
     assert deployment.inventory_after_teardown["load_balancers"] == []
 
 
-@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("name", EC2_VARIANTS)
 def test_tags_reach_instances_and_volumes(moto_tier: MotoTier, name: str) -> None:
     """The provider's default_tags skip Auto Scaling groups' instances and volumes: the
     group (propagate at launch) or the launch template must carry them."""
@@ -622,6 +719,54 @@ def test_tags_reach_instances_and_volumes(moto_tier: MotoTier, name: str) -> Non
     assert wanted <= tagged.get("volume", set()), (
         f"volumes miss {sorted(wanted - tagged.get('volume', set()))}"
     )
+
+
+@pytest.mark.parametrize("name", FARGATE_VARIANTS)
+def test_tags_reach_the_ecs_service_and_its_tasks(moto_tier: MotoTier, name: str) -> None:
+    """default_tags reach the ECS service and task definition; the tasks ECS starts get
+    only what the service propagates to them."""
+    deployment = _deployment(moto_tier, name)
+    _ok(deployment.step("apply"), APPLY_LIMIT)
+    wanted = {"Project", "Environment", "ManagedBy", "Template"}
+    resources = _resources(deployment.state_after_apply)
+    (service,) = [r for r in resources if r["type"] == "aws_ecs_service"]
+    assert service["values"]["propagate_tags"] == "SERVICE"
+    for kind in ("aws_ecs_service", "aws_ecs_task_definition", "aws_ecs_cluster",
+                 "aws_appautoscaling_target"):  # fmt: skip
+        (resource,) = [r for r in resources if r["type"] == kind]
+        assert wanted <= set(resource["values"]["tags_all"]), kind
+
+
+@pytest.mark.parametrize("name", FARGATE_VARIANTS)
+def test_service_roles_and_keys_the_task_roles_are_ecs_s_and_least_privilege(
+    moto_tier: MotoTier, name: str
+) -> None:
+    """Two roles only ECS tasks of this account may assume; the container runs with the
+    task role, which gets ECS Exec's channels only when it is turned on."""
+    deployment = _deployment(moto_tier, name)
+    _ok(deployment.step("apply"), APPLY_LIMIT)
+    resources = _resources(deployment.state_after_apply)
+    roles = {r["name"]: r["values"] for r in resources if r["type"] == "aws_iam_role"}
+    (task_definition,) = [r for r in resources if r["type"] == "aws_ecs_task_definition"]
+    assert task_definition["values"]["execution_role_arn"] == roles["execution"]["arn"]
+    assert task_definition["values"]["task_role_arn"] == roles["task"]["arn"]
+    for role in (roles["execution"], roles["task"]):
+        (statement,) = json.loads(role["assume_role_policy"])["Statement"]
+        assert statement["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+        assert "aws:SourceAccount" in json.dumps(statement["Condition"])
+    policies = [r for r in resources if r["type"] == "aws_iam_role_policy"]
+    assert not [r for r in policies if r["name"] == "exec"], "ECS Exec is off by default"
+    workload = VARIANT_OF[name][0]
+    if not behind_a_load_balancer(name):
+        (task_policy,) = [r for r in policies if r["name"] == "task"]
+        actions = {
+            action
+            for statement in json.loads(task_policy["values"]["policy"])["Statement"]
+            for action in statement["Action"]
+        }
+        assert {"ecs:UpdateTaskProtection", "sqs:ReceiveMessage"} <= actions
+    elif workload != "webhook":
+        assert not [r for r in policies if r["name"] == "task"], "the app needs no AWS access"
 
 
 @pytest.mark.parametrize("name", ["dynamodb_stream"])
@@ -804,8 +949,9 @@ EDGES: Final = ("lowest", "highest")
 
 def _accepts(name: str, answers: dict[str, Any]) -> bool:
     """Whether `scaffold new` plans a container ``name`` project with ``answers``."""
+    workload, compute = VARIANT_OF[name]
     try:
-        answers_for(workload=name, compute="container", **answers)
+        answers_for(workload=workload, compute=compute, **answers)
     except ScaffoldError:
         return False
     return True
@@ -847,10 +993,11 @@ def test_defaults_the_longest_duration_is_what_the_compute_holds_and_longer_is_r
         "inference": facts["tg_max_deregistration_delay_seconds"],
         "worker": facts["sqs_max_visibility_seconds"],
         "websocket": load_contract(REPO).table("answer_limits")["max_duration_seconds"]["max"],
-    }[load_contract(REPO).table("workload_defaults")[name]["container_shape"]]
+    }[load_contract(REPO).table("workload_defaults")[VARIANT_OF[name][0]]["container_shape"]]
     assert highest_answers(name)["max_duration_seconds"] == longest
     with pytest.raises(ScaffoldError) as refused:
-        answers_for(workload=name, compute="container", max_duration_seconds=longest + 1,
+        answers_for(workload=VARIANT_OF[name][0], compute=VARIANT_OF[name][1],
+                    max_duration_seconds=longest + 1,
                     avg_duration_ms=1)  # fmt: skip
     message = str(refused.value)
     assert "max_duration_seconds" in message
@@ -905,7 +1052,8 @@ def edge_plans(
     def plan(case: tuple[str, str]) -> Any:
         name, edge = case
         answers = edge_answers(name, edge)
-        project = render(template, work / f"{name}-{edge}", workload=name, compute="container",
+        workload, compute = VARIANT_OF[name]
+        project = render(template, work / f"{name}-{edge}", workload=workload, compute=compute,
                          **answers)  # fmt: skip
         recorded = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
         folder = harness_copy(project, work / f"copy-{name}-{edge}") / "terraform"

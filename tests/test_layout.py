@@ -7,13 +7,12 @@ to it (rendering one project, for a compute the template does not have yet).
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 from copier import run_copy
-from support.render import REPO
+from support.render import REPO, plain_template
 
 from infra_scaffold.decision import WORKLOADS
 
@@ -23,6 +22,8 @@ LAYOUT = COPIER["project_layout"]["default"]
 TREES = sorted(set(LAYOUT["trees"].values()))
 #: `{% include 'template/partials/<folder>/' ~ workload ~ '<suffix>' %}`: a variant per workload.
 PER_WORKLOAD = re.compile(r"\{%-? include 'template/(partials/[^']+)/' ~ workload ~ '([^']+)'")
+#: `{% include 'template/partials/<folder>/' ~ compute ~ '<suffix>' %}`: a variant per compute.
+PER_COMPUTE = re.compile(r"\{%-? include 'template/(partials/[^']+)/' ~ compute ~ '([^']+)'")
 #: Files copied as they are (no Jinja) that pass 400 lines: generated modules, not templates.
 VERBATIM_OVER_400 = {"container/app/worker.py", "container/tests/test_worker.py"}
 
@@ -102,9 +103,25 @@ def test_per_workload_files_have_a_variant_for_each_project_that_gets_them(tree)
     assert stubs > 0
 
 
+@pytest.mark.parametrize("tree", TREES)
+def test_per_compute_files_have_a_variant_for_each_compute_of_the_tree(tree):
+    for path in _files(TEMPLATE / tree):
+        match = PER_COMPUTE.search(path.read_text(encoding="utf-8"))
+        if not match:
+            continue
+        folder, suffix = REPO / "template" / match.group(1), match.group(2)
+        names = [p.name for p in folder.iterdir()]
+        variants = {name.removesuffix(suffix) for name in names if name.endswith(suffix)}
+        assert variants == _computes(tree), path
+
+
 def test_every_partial_is_included_somewhere():
     sources = "\n".join(p.read_text(encoding="utf-8") for p in _files(TEMPLATE))
-    per_workload_folders = {f"template/{folder}" for folder, _ in PER_WORKLOAD.findall(sources)}
+    per_workload_folders = {
+        f"template/{folder}"
+        for pattern in (PER_WORKLOAD, PER_COMPUTE)
+        for folder, _ in pattern.findall(sources)
+    }
     unused = [
         name
         for path in _files(TEMPLATE / "partials")
@@ -124,31 +141,30 @@ def test_no_template_passes_400_lines():
     assert not any(name.endswith(".jinja") for name in long)
 
 
-def test_a_compute_that_shares_a_tree_gets_its_files_but_not_another_computes(tmp_path):
-    """How ECS on Fargate will plug in: the container tree, without the EC2 Terraform."""
-    fork = tmp_path / "fork"
-    shutil.copytree(TEMPLATE, fork / "template")
-    config = (REPO / "copier.yml").read_text(encoding="utf-8")
-    for line, added in (
-        ("      container: container\n", "      serverless_containers: container\n"),
-        ('    "Containers on EC2 (Dockerfile + Terraform Auto Scaling group)": container\n',
-         '    "Containers without instances": serverless_containers\n'),
-    ):  # fmt: skip
-        assert config.count(line) == 1
-        config = config.replace(line, line + added)
-    (fork / "copier.yml").write_text(config, encoding="utf-8")
+def test_computes_that_share_a_tree_get_its_files_but_not_each_other_s(tmp_path):
+    """ECS on Fargate renders the container tree without the EC2 Terraform, and with its own."""
+    assert LAYOUT["trees"]["fargate"] == LAYOUT["trees"]["container"] == "container"
+
+    template = plain_template(tmp_path / "template")  # this tree, not the repository's tags
 
     def files(compute: str) -> set[str]:
         data = {"project_name": "other-svc", "workload": "http_api", "compute": compute}
-        run_copy(str(fork), tmp_path / compute, data=data, defaults=True, quiet=True)
+        run_copy(str(template), tmp_path / compute, data=data, defaults=True, quiet=True)
         return {p.relative_to(tmp_path / compute).as_posix() for p in _files(tmp_path / compute)}
 
-    ec2 = files("container")
-    only_ec2 = {p for p, r in LAYOUT["optional_files"]["container"].items() if "computes" in r}
-    assert only_ec2 == {
+    rules = LAYOUT["optional_files"]["container"]
+    only = {
+        compute: {path for path, rule in rules.items() if rule.get("computes") == [compute]}
+        for compute in ("container", "fargate")
+    }
+    assert only["container"] == {
         "terraform/asg.tf",
         "terraform/user_data.sh.tftpl",
         "terraform/tests/defaults.tftest.hcl",
     }
-    assert only_ec2 <= ec2
-    assert files("serverless_containers") == ec2 - only_ec2
+    assert only["fargate"] == {
+        "terraform/ecs.tf", "terraform/scaling.tf", "terraform/tests/ecs.tftest.hcl",
+    }  # fmt: skip
+    ec2, fargate = files("container"), files("fargate")
+    assert only["container"] <= ec2
+    assert fargate == (ec2 - only["container"]) | only["fargate"]

@@ -145,18 +145,38 @@ def test_a_compute_a_blocker_rules_out_is_refused_with_its_sentence(tmp_path):
     for prompt in ("Longest time", "traffic", "per month", "Average time", "Memory", "Scratch"):
         answer(child, prompt, ENTER)
     child.expect("Recommendation: Containers")
-    answer(child, "Where should it run", UP + ENTER)  # pick Lambda anyway
+    answer(child, "Where should it run", UP * 2 + ENTER)  # Fargate is recommended: Lambda
     child.expect("lambda is ruled out: One run may take 3,600 s")
     answer(child, "Where should it run", ENTER)  # asked again, the recommendation first
     answer(child, "AWS region", ENTER)
-    answer(child, "EC2 instance type", ENTER)
     answer(child, r"Create .*long-jobs\?", ENTER)
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
     answers = yaml.safe_load((tmp_path / "long-jobs" / ".copier-answers.yml").read_text())
-    assert answers["compute"] == "container"
+    assert answers["compute"] == "fargate"
     assert answers["workload"] == "worker"
+
+
+def test_fargate_for_a_gpu_service_is_refused_with_its_reason(tmp_path):
+    child = spawn("new", "gpu-api", "--data", "description=Scores", cwd=tmp_path)
+    answer(child, "Project name", ENTER)
+    answer(child, "What kind of service", DOWN * 8 + ENTER)  # ML inference service
+    for prompt in ("Longest time", "GPU", "traffic", "per month", "Average time", "Memory",
+                   "Largest request", "cold start"):  # fmt: skip
+        answer(child, prompt, ENTER)
+    child.expect(r"Recommendation: Containers \(EC2 Auto Scaling group\)")
+    answer(child, "Where should it run", DOWN + ENTER)  # Fargate, just below EC2
+    child.expect("fargate is ruled out: It needs a GPU and Fargate has none")
+    answer(child, "Where should it run", ENTER)  # asked again: EC2, the recommendation
+    answer(child, "AWS region", ENTER)
+    answer(child, "EC2 instance type", ENTER)
+    answer(child, r"Create .*gpu-api\?", ENTER)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    answers = yaml.safe_load((tmp_path / "gpu-api" / ".copier-answers.yml").read_text())
+    assert answers["compute"] == "container"
 
 
 @pytest.mark.parametrize("stop_at", ["What kind of service", "Memory", "Create"])
@@ -228,7 +248,8 @@ def test_an_instance_type_that_cannot_hold_a_job_is_asked_again(tmp_path):
 
     contract = load_contract(REPO)
     choices = list(contract.question("instance_type").choice_values)
-    given = {"project_name": "long-jobs", "workload": "worker", "description": "Batch"}
+    given = {"project_name": "long-jobs", "workload": "worker", "description": "Batch",
+             "compute": "container"}  # fmt: skip
     planned = make_plan(contract, given).answers["instance_type"]
     job = Demand(0, 1, contract.workload_table("worker")["memory_mb"], worker=True)
     fits = [misfit(instance_type(name), job) is None for name in choices]
@@ -242,8 +263,9 @@ def test_an_instance_type_that_cannot_hold_a_job_is_asked_again(tmp_path):
     answer(child, "What kind of service", DOWN * 7 + ENTER)  # long-running queue worker
     for prompt in ("Longest time", "traffic", "per month", "Average time", "Memory", "Scratch"):
         answer(child, prompt, ENTER)
+    child.expect(r"Recommendation: Containers \(ECS on Fargate\)")  # cheaper for these jobs
     child.expect(f"{planned}")  # the panel names the planned fleet
-    answer(child, "Where should it run", ENTER)
+    answer(child, "Where should it run", UP + ENTER)  # EC2, just above it
     answer(child, "AWS region", ENTER)
     answer(child, "EC2 instance type", UP * (at - too_small) + ENTER)
     child.expect(f"{choices[too_small]} cannot hold one request")

@@ -179,3 +179,56 @@ def test_a_container_project_s_limits_are_its_plan(
     assert f"**${price:.2f} a month**" in readme
     assert f"{fleet['count']} {fleet['instance_type']} instances" in readme
     assert f"`max_size` {fleet['max_size']}" in readme
+
+
+#: The container profiles Fargate can run (all but GPU inference).
+FARGATE = [(w, name, given) for w, name, given in CONTAINER if w != "ml_inference"]
+
+
+@pytest.mark.parametrize(("workload", "name", "given"), FARGATE, ids=_ids(FARGATE))
+def test_a_fargate_project_s_limits_are_its_plan(
+    template: Path,
+    terraform: TerraformTool,
+    tmp_path: Path,
+    workload: str,
+    name: str,
+    given: dict[str, Any],
+) -> None:
+    path, answers, plan = _rendered(template, tmp_path / "project", "fargate", given)
+    shape = CONTAINER_SHAPES[workload]
+    tasks, times, load = plan["fargate"], plan["timeouts"], plan["load"]
+    names = ["task_cpu", "task_memory", "min_tasks", "max_tasks", "stop_timeout_seconds"]
+    ec2_only = {"instance_type", "ami_ssm_parameter", "min_size", "max_size"}
+    names += [n for n in _variables(shape, workload) if n not in {*ec2_only, *names}]
+    values = variable_values(terraform, path / "terraform", names, tmp_path / "variables")
+    settings = app_value(path, "vars(c.Settings.from_env({}))")
+
+    assert (values["task_cpu"], values["task_memory"]) == (tasks["cpu"], tasks["memory"])
+    assert values["min_tasks"] == tasks["min_count"] == fact("capacity.ha_minimum")
+    assert values["max_tasks"] == tasks["max_count"] >= tasks["count"] >= values["min_tasks"]
+    assert tasks["count"] * tasks["concurrency_each"] >= load["peak_concurrency"] * 0.999
+    assert values["stop_timeout_seconds"] == times["stop_timeout_seconds"]
+    if shape == "worker":
+        # The task definition always passes WORKER_PROCESSES (the app's own default is
+        # the EC2 plan's: the app is the same file for both computes).
+        assert values["worker_processes"] == tasks["concurrency_each"]
+        assert values["job_timeout_seconds"] == times["graceful_shutdown_seconds"]
+        assert settings["job_timeout_seconds"] == values["job_timeout_seconds"]
+    else:
+        assert (
+            values["idle_timeout_seconds"],
+            values["deregistration_delay_seconds"],
+            values["graceful_shutdown_seconds"],
+        ) == (
+            times["alb_idle_timeout_seconds"],
+            times["deregistration_delay_seconds"],
+            times["graceful_shutdown_seconds"],
+        )
+        assert settings["graceful_shutdown_seconds"] == values["graceful_shutdown_seconds"]
+    if workload == "scheduled_job":
+        assert values["schedule_expression"] == plan["schedule_expression"]
+
+    readme = (path / "README.md").read_text(encoding="utf-8")
+    price = answers["decision_record"]["monthly_usd"]["fargate"]
+    assert f"**${price:.2f} a month**" in readme
+    assert f"`max_tasks` {tasks['max_count']}" in readme

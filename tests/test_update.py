@@ -488,3 +488,46 @@ def test_edits_to_main_tf_of_0_2_0_are_kept_or_marked(scaffold, tmp_path, releas
     assert "terraform/main.tf (conflict)" in result.stdout
     assert "<<<<<<< before updating" in merged
     assert (project / "terraform" / "waf.tf").is_file()
+
+
+def test_switching_between_ec2_and_fargate_keeps_the_edits_in_app(
+    scaffold, tmp_path, template_repo
+):
+    """EC2 -> Fargate -> EC2 with the user's own job code: the app is the same on both, so
+    only the infrastructure changes, and each move records a superseding decision."""
+    base = ["workload=worker", "description=Resize images", "compute=container"]
+    project = new_project(scaffold, tmp_path / "p", "resizer", template_repo, *base)
+    jobs = project / "app" / "jobs.py"
+    edited = jobs.read_text() + "\n\nRESIZE_TO = (640, 480)  # our own edit\n"
+    jobs.write_text(edited)
+    (project / "NOTES.md").write_text("Our own file.\n")
+    commit_all(project, "our job and notes")
+    first = (project / ADR_1).read_bytes()
+
+    to_fargate = scaffold("update", str(project), "--data", "compute=fargate")
+    assert to_fargate.returncode == 0, to_fargate.stderr
+    assert jobs.read_text() == edited
+    assert answers(project)["compute"] == "fargate"
+    assert (project / "terraform" / "ecs.tf").is_file()
+    assert not (project / "terraform" / "asg.tf").exists()
+    assert not (project / "terraform" / "user_data.sh.tftpl").exists()
+    fresh = _fresh(scaffold, tmp_path / "f", "resizer", template_repo,
+                   *base[:-1], "compute=fargate")  # fmt: skip
+    fresh["app/jobs.py"] = edited.encode()
+    records = _same_but_the_records(project, fresh, 2)
+    assert records[ADR_1] == first
+    second = records["docs/adr/0002-compute-platform.md"].decode()
+    assert "- Supersedes: [ADR 0001](0001-compute-platform.md)" in second
+    assert "The service moves from containers on EC2 to **containers on ECS Fargate**" in second
+
+    commit_all(project, "move to Fargate")
+    to_ec2 = scaffold("update", str(project), "--data", "compute=container")
+    assert to_ec2.returncode == 0, to_ec2.stderr
+    assert jobs.read_text() == edited
+    assert (project / "terraform" / "asg.tf").is_file()
+    assert not (project / "terraform" / "ecs.tf").exists()
+    assert not (project / "terraform" / "tests" / "ecs.tftest.hcl").exists()
+    third = (project / "docs/adr/0003-compute-platform.md").read_text()
+    assert "- Supersedes: [ADR 0002](0002-compute-platform.md)" in third
+    assert "The service moves from containers on ECS Fargate to **containers on EC2**" in third
+    assert (project / "NOTES.md").read_text() == "Our own file.\n"

@@ -74,6 +74,17 @@ _EC2_PRICES = "https://aws.amazon.com/ec2/pricing/on-demand/"
 _BURSTABLE = (
     "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-credits-baseline-concepts.html"
 )
+_FARGATE_SIZES = (
+    "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html"
+)
+_FARGATE_STORAGE = (
+    "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-task-storage.html"
+)
+_ECS_STOP_TIMEOUT = (
+    "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html"
+)
+_ECS_GPU = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-gpu.html"
+_EBS_ROOT = "the container project's root_volume_size_gb default (terraform/variables.tf)"
 _ARTICLE = "the article's Terraform ASG (target tracking on 65 % average CPU)"
 _BRIEF = "product brief, capacity facts"
 _ASSUMPTION = "assumption of this model"
@@ -152,6 +163,21 @@ FACTS: Final[tuple[Fact, ...]] = (
          _OVERRIDABLE),
     Fact("traffic.busy_spiky_rps", 100, "average requests/s above which spiky traffic is "
          "never idle", _ASSUMPTION),
+    Fact("fargate.max_vcpus", 16, "vCPUs of the largest Fargate task (Linux)", _FARGATE_SIZES),
+    Fact("fargate.max_memory_mb", 122_880, "MiB of the largest Fargate task (120 GB)",
+         _FARGATE_SIZES),
+    Fact("fargate.gpus", 0, "GPUs a Fargate task can have (GPUs need EC2 container instances)",
+         _ECS_GPU),
+    Fact("fargate.included_ephemeral_storage_gib", 20, "GiB of ephemeral storage every task "
+         "gets (its image included)", _FARGATE_STORAGE),
+    Fact("fargate.max_ephemeral_storage_gib", 200, "GiB of ephemeral storage a task may have "
+         "at most", _FARGATE_STORAGE),
+    Fact("fargate.image_storage_gib", 4, "GiB of a task's ephemeral storage kept for its "
+         "image (pulled and unpacked there)", _ASSUMPTION),
+    Fact("fargate.max_stop_timeout_seconds", 120, "seconds a Fargate task's container gets "
+         "after SIGTERM at most", _ECS_STOP_TIMEOUT),
+    Fact("ec2.root_volume_gb", 30, "GB of gp3 root volume per instance", _EBS_ROOT),
+    Fact("ec2.gpu_root_volume_gb", 150, "GB of gp3 root volume per GPU instance", _EBS_ROOT),
 )  # fmt: skip
 
 _FACTS: Final[Mapping[str, float]] = {row.key: row.value for row in FACTS}
@@ -283,7 +309,7 @@ CATALOGUE: Final[tuple[InstanceType, ...]] = tuple(
 _BY_NAME: Final[Mapping[str, InstanceType]] = {row.name: row for row in CATALOGUE}
 
 #: Fargate task sizes: CPU units (1,024 = 1 vCPU) and the memory (MiB) each allows
-#: Source: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html
+#: (Linux). Source: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html
 FARGATE_SIZES: Final[tuple[tuple[int, tuple[int, ...]], ...]] = (
     (256, (512, 1024, 2048)),
     (512, tuple(range(1024, 4097, 1024))),
@@ -546,9 +572,15 @@ def instance_fleet(
     ]
     if not candidates:
         raise NoFit(nothing_fits(demand) or "no instance type fits")
-    fleets = [_instance_fleet(row, demand, minimum) for row in candidates]
-    # Hundreds of the smallest instances may cost a little less, but a group
-    # past its max_size ceiling is not one to run: prefer fleets within it.
+    return _cheapest_runnable([_instance_fleet(row, demand, minimum) for row in candidates])
+
+
+def _cheapest_runnable(fleets: list[Fleet]) -> Fleet:
+    """The cheapest fleet whose max_size stays within the ceiling, else the smallest.
+
+    Hundreds of the smallest units may cost a little less, but a group (or an ECS
+    service) past the ceiling is not one to run: larger units are preferred there.
+    """
     ceiling = fact("capacity.max_size_ceiling")
     within = [fleet for fleet in fleets if max_size(fleet.count) <= ceiling]
     if not within:
@@ -570,7 +602,8 @@ def _instance_fleet(row: InstanceType, demand: Demand, minimum: int) -> Fleet:
 
 
 def fargate_fleet(demand: Demand, hourly: Callable[[float, float], float]) -> Fleet:
-    """Fargate tasks for ``demand``: the task size whose fleet costs least.
+    """Fargate tasks for ``demand``: the task size whose fleet costs least (among those
+    whose ``max_count`` stays within the max_size ceiling, as for instances).
 
     ``hourly(vcpus, memory_gb)`` prices one task for an hour. Raises
     :class:`NoFit` for a GPU demand (Fargate has no GPUs) or when no task size
@@ -589,7 +622,7 @@ def fargate_fleet(demand: Demand, hourly: Callable[[float, float], float]) -> Fl
             f"no Fargate task size holds one request of {demand.memory_mb} MB and "
             f"{demand.cpu_share:.2f} vCPU (the largest is 16 vCPU/120 GB)"
         )
-    return min(fleets, key=lambda f: (f.usd_per_month, f.count))
+    return _cheapest_runnable(fleets)
 
 
 def fargate_task(
@@ -849,6 +882,8 @@ class CapacityPlan:
                 "memory": fargate.memory_mb_each,
                 "concurrency_each": fargate.concurrency_each,
                 "count": fargate.count,
+                "min_count": fargate.minimum,
+                "max_count": max_size(fargate.count),
             },
             "lambda": {
                 "reserved_concurrency": self.lambda_.reserved_concurrency,

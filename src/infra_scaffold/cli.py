@@ -393,6 +393,15 @@ def cost(
         bool, typer.Option(help="Containers sit behind an ALB (--no-load-balancer: a worker).")
     ] = True,
     waf: Annotated[bool, typer.Option(help="A WAF web ACL guards the ALB.")] = True,
+    root_volume_gb: Annotated[
+        int,
+        typer.Option(
+            parser=_whole("--root-volume-gb", 0, 16_384),
+            metavar="GB",
+            help="gp3 root volume of each Auto Scaling group instance, priced with it (0: "
+            "not counted; the generated project's: 30 GB, 150 on GPU types, plus scratch).",
+        ),
+    ] = 0,
     traffic_pattern: Annotated[
         TrafficPattern,
         typer.Option(help="How traffic arrives: sets the peak the containers are sized for."),
@@ -416,7 +425,7 @@ def cost(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Monthly cost of Lambda, one EC2 instance, the generated Auto Scaling group and Fargate.
+    """Monthly cost of Lambda, one EC2 instance, and the generated EC2 and Fargate projects.
 
     The container options are sized for the planned peak (Little's law) and
     cost what that takes. Prints each option's plan and breakdown (or why it
@@ -451,6 +460,7 @@ def cost(
         instance_type=instance_type,
         load_balancer=load_balancer,
         waf=waf,
+        root_volume_gb=root_volume_gb,
         traffic_pattern=traffic_pattern.value,
         peak_to_average=peak_to_average,
         vcpus_per_request=vcpus_per_request,

@@ -9,14 +9,16 @@ planned peak, so their cost grows with the work. The options are:
 - ``lambda``: requests + GB-seconds (+ API Gateway, + provisioned concurrency);
 - ``ec2-single``: one bare instance, the article's comparison (not highly
   available; unavailable once one instance cannot hold the peak);
-- ``ec2-asg``: the topology the container project generates: the Auto Scaling
-  group's planned instances (at least two), plus an ALB with a WAF web ACL
-  for services;
-- ``fargate``: the planned Fargate tasks with the same load balancer, for reference.
+- ``ec2-asg``: the topology the container project (``compute=container``)
+  generates: the Auto Scaling group's planned instances (at least two) with
+  their EBS root volumes (when ``root_volume_gb`` is given), plus an ALB with a
+  WAF web ACL for services;
+- ``fargate``: the topology the ECS on Fargate project (``compute=fargate``)
+  generates: the planned tasks (at least two, arm64) with the same ALB and WAF.
 
 An option that cannot serve the workload (Lambda or Fargate for a GPU, one
-bare instance past its capacity, Lambda ruled out by a hard limit) is marked
-unavailable with the reason: it never wins and has no break-even.
+bare instance past its capacity, Lambda or Fargate ruled out by a hard limit)
+is marked unavailable with the reason: it never wins and has no break-even.
 
 This module reads :mod:`infra_scaffold.capacity` and nothing else of the package.
 """
@@ -93,6 +95,7 @@ _EC2 = "https://aws.amazon.com/ec2/pricing/on-demand/"
 _FARGATE = "https://aws.amazon.com/fargate/pricing/"
 _ELB = "https://aws.amazon.com/elasticloadbalancing/pricing/"
 _WAF = "https://aws.amazon.com/waf/pricing/"
+_EBS = "https://aws.amazon.com/ebs/pricing/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +136,7 @@ PRICE_TABLE: Final[tuple[Price, ...]] = (
     Price("waf.web_acl", 5.00, "web ACL-month", _WAF),
     Price("waf.rule", 1.00, "rule-month", _WAF),
     Price("waf.requests", 0.60, "1M requests", _WAF),
+    Price("ebs.gp3", 0.08, "GB-month", _EBS),
     *(Price(f"ec2.{row.name}", row.usd_per_hour, "instance-hour", _EC2) for row in CATALOGUE),
 )
 
@@ -173,6 +177,10 @@ class CostInputs:
     """Services sit behind an ALB; queue workers have none (and are sized as workers)."""
     waf: bool = True
     """A WAF web ACL guards the ALB (the generated project has one)."""
+    root_volume_gb: float = 0.0
+    """GB of gp3 root volume per instance of the Auto Scaling group (0: not priced;
+    the decision passes the generated project's: 30 GB, 150 GB on GPU types, plus
+    the scratch space). Fargate's price includes 20 GB of task storage."""
     traffic_pattern: TrafficPattern = "steady"
     """Steady or spiky: sets the assumed peak-to-average ratio."""
     peak_to_average: float = 0.0
@@ -183,13 +191,20 @@ class CostInputs:
     """The workload needs a GPU (Lambda and Fargate have none)."""
     lambda_unavailable: str | None = None
     """A hard limit that rules Lambda out (from the decision): Lambda is unavailable."""
+    fargate_unavailable: str | None = None
+    """A hard limit that rules Fargate out (from the decision): Fargate is unavailable."""
     fargate_task: tuple[int, int] | None = None
     """Fargate task size (CPU units, MiB); None: the cheapest fleet that fits."""
     offered_instance_types: tuple[str, ...] = ()
     """The instance types the planned one is chosen from (empty: the whole catalogue)."""
 
     def __post_init__(self) -> None:
-        for name in ("requests_per_month", "provisioned_concurrency", "vcpus_per_request"):
+        for name in (
+            "requests_per_month",
+            "provisioned_concurrency",
+            "vcpus_per_request",
+            "root_volume_gb",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         for name in ("avg_duration_ms", "memory_mb"):
@@ -350,6 +365,8 @@ def monthly_at(inputs: CostInputs, option: OptionCost, requests: float) -> float
     units = count * fleet.usd_per_hour_each * HOURS_PER_MONTH
     if option.id == "ec2-single":  # one bare instance: no load balancer, no second one
         return None if count > 1 else units
+    if option.id == "ec2-asg":
+        units += _root_volumes(inputs, count)
     return units + sum(usd for _, usd in _edge(inputs, requests))
 
 
@@ -538,10 +555,10 @@ def _ec2_asg(inputs: CostInputs) -> OptionCost:
     fleet, reason = _instances(inputs, minimum=ASG_INSTANCES)
     if fleet is None:
         return OptionCost("ec2-asg", "Auto Scaling group", (), unavailable_reason=reason)
-    parts = [
-        (f"{fleet.count} instances", fleet.usd_per_month),
-        *_edge(inputs, inputs.requests_per_month),
-    ]
+    parts = [(f"{fleet.count} instances", fleet.usd_per_month)]
+    if inputs.root_volume_gb:
+        parts.append(("EBS root volumes", _root_volumes(inputs, fleet.count)))
+    parts.extend(_edge(inputs, inputs.requests_per_month))
     return OptionCost(
         "ec2-asg",
         f"{fleet.count}x {fleet.size}{_each(fleet, inputs)}{_front(inputs)}: "
@@ -555,7 +572,7 @@ def _ec2_asg(inputs: CostInputs) -> OptionCost:
 def _fargate(inputs: CostInputs) -> OptionCost:
     arch = inputs.architecture
     demand = _cpu_demand(inputs.demand)
-    reason = "Fargate has no GPUs" if inputs.gpu else None
+    reason = inputs.fargate_unavailable or ("Fargate has no GPUs" if inputs.gpu else None)
     fleet = None
     if inputs.fargate_task is not None:
         cpu_units, memory = inputs.fargate_task
@@ -571,8 +588,8 @@ def _fargate(inputs: CostInputs) -> OptionCost:
     ]
     return OptionCost(
         "fargate",
-        f"{fleet.count}x Fargate {fleet.size} {arch}{_each(fleet, inputs)}{_front(inputs)}, "
-        "for comparison",
+        f"{fleet.count}x Fargate {fleet.size} {arch}{_each(fleet, inputs)}{_front(inputs)}: "
+        "the Fargate project we generate",
         tuple(parts),
         unavailable_reason=reason,
         capacity=fleet.to_dict(),
@@ -591,6 +608,11 @@ def _instances(inputs: CostInputs, minimum: int) -> tuple[Fleet | None, str | No
         return fleet, None
     except NoFit as error:
         return None, str(error)
+
+
+def _root_volumes(inputs: CostInputs, count: int) -> float:
+    """The gp3 root volumes of ``count`` instances, per month."""
+    return count * inputs.root_volume_gb * price("ebs.gp3")
 
 
 def _cpu_demand(demand: Demand) -> Demand:
@@ -671,6 +693,7 @@ def _assumptions(inputs: CostInputs, asg: OptionCost) -> dict[str, Any]:
         "instance_type": inputs.instance_type,
         "load_balancer": inputs.load_balancer,
         "asg_instances": asg.fleet.count if asg.fleet else 0,
+        "root_volume_gb": inputs.root_volume_gb,
         "waf": inputs.load_balancer and inputs.waf,
         "waf_rules": WAF_RULES if inputs.load_balancer and inputs.waf else 0,
         "traffic_pattern": inputs.traffic_pattern,
@@ -694,7 +717,13 @@ def _assumptions(inputs: CostInputs, asg: OptionCost) -> dict[str, Any]:
             "connection carries about one message a minute.",
             "ALB LCUs assume one new connection per request (no keep-alive).",
             "The Lambda free tier is off unless asked for: it is shared by the whole account.",
+            "Fargate tasks run on arm64 (Graviton), like the Fargate project; their first 20 "
+            "GB of ephemeral storage is included in the task price.",
+            "The Auto Scaling group's instances each have a gp3 root volume of root_volume_gb "
+            "(0: not counted; the generated project's: 30 GB, 150 GB on GPU types, plus the "
+            "scratch space); one bare instance is priced without one, as the article does.",
             "Not included anywhere: data transfer, CloudWatch logs and metrics, KMS keys "
-            "($1 per key-month), EBS volumes of the instances, NAT gateways, ECR storage.",
+            "($1 per key-month), Fargate ephemeral storage beyond 20 GB, NAT gateways, ECR "
+            "storage.",
         ],
     }

@@ -1,33 +1,48 @@
-"""Lambda or not: a pure decision over a workload profile.
+"""Lambda or not, and which containers: a pure decision over a workload profile.
 
 :func:`recommend` takes a frozen :class:`WorkloadProfile` and returns a frozen
-:class:`Recommendation` carrying its *blockers* (limits standard Lambda cannot
-meet, each citing the limit), its *reasons* (including the cost comparison)
-and, when Lambda is chosen, the *cold-start mitigations* that apply. Both
-sides are sized for the peak the traffic pattern implies (the capacity plan),
-and the cheaper one that meets the blockers wins. It prints nothing and reads
-only :mod:`infra_scaffold.capacity` and :mod:`infra_scaffold.cost`.
+:class:`Recommendation` for one of three computes: ``lambda`` (the AWS SAM
+project), ``container`` (containers on an EC2 Auto Scaling group) or
+``fargate`` (containers on ECS Fargate). It carries its *blockers* (limits
+standard Lambda cannot meet, each citing the limit), the *Fargate blockers*
+(limits a Fargate task cannot meet: GPUs, task size, ephemeral storage), its
+*reasons* (including the cost comparison and, for containers, why EC2 or
+Fargate) and, when Lambda is chosen, the *cold-start mitigations* that apply.
+Every side is sized for the peak the traffic pattern implies (the capacity
+plan), and the cheapest one that meets its blockers wins. It prints nothing
+and reads only :mod:`infra_scaffold.capacity` and :mod:`infra_scaffold.cost`.
 
 The facts and their sources are listed in ``docs/decision.md``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from infra_scaffold.capacity import CapacityPlan, Shape, fact, plan_project
-from infra_scaffold.cost import ApiGateway, CostInputs, CostReport, OptionCost, estimate
+from infra_scaffold.capacity import (
+    HOURS_PER_MONTH,
+    CapacityPlan,
+    Demand,
+    Fleet,
+    Shape,
+    fact,
+    plan_project,
+)
+from infra_scaffold.cost import ApiGateway, CostInputs, CostReport, OptionCost, estimate, price
 from infra_scaffold.errors import ComputeForbiddenError
 
 __all__ = [
+    "COMPUTES",
     "CONTAINER_SHAPES",
     "HTTP_API_TIMEOUT_SECONDS",
     "LAMBDA_MAX_EPHEMERAL_MB",
     "LAMBDA_MAX_MEMORY_MB",
     "LAMBDA_MAX_TIMEOUT_SECONDS",
     "LAMBDA_WORKLOADS",
+    "OPTION_OF_COMPUTE",
     "PROFILE_KEYS",
     "SERVICE_WORKLOADS",
     "SYNCHRONOUS_WORKLOADS",
@@ -36,10 +51,22 @@ __all__ = [
     "Recommendation",
     "WorkloadProfile",
     "check_compute",
+    "find_fargate_blockers",
     "recommend",
 ]
 
-Compute = Literal["lambda", "container"]
+Compute = Literal["lambda", "container", "fargate"]
+#: The computes a project may record: the SAM project, containers on EC2, on Fargate.
+COMPUTES: Final = ("lambda", "container", "fargate")
+#: The cost option that prices each compute's generated project.
+OPTION_OF_COMPUTE: Final[Mapping[str, str]] = {
+    "lambda": "lambda", "container": "ec2-asg", "fargate": "fargate",
+}  # fmt: skip
+#: What each container compute's project is called in reasons.
+_PROJECT: Final[Mapping[str, str]] = {
+    "container": "the EC2 Auto Scaling project",
+    "fargate": "the Fargate project",
+}
 
 WORKLOADS: Final = (
     "http_api", "webhook", "s3_events", "sqs_consumer", "dynamodb_stream",
@@ -150,10 +177,13 @@ class WorkloadProfile:
         """The app its container project runs."""
         return CONTAINER_SHAPES[self.workload]
 
-    def cost_inputs(self, lambda_unavailable: str | None = None) -> CostInputs:
+    def cost_inputs(
+        self, lambda_unavailable: str | None = None, fargate_unavailable: str | None = None
+    ) -> CostInputs:
         """The cost model's inputs for this profile, as the projects are generated.
 
-        ``lambda_unavailable`` is the hard limit that rules Lambda out, if any.
+        ``lambda_unavailable`` and ``fargate_unavailable`` are the hard limits that
+        rule Lambda or Fargate out, if any.
         """
         gateway: ApiGateway = "http" if self.synchronous else "none"
         return CostInputs(
@@ -164,6 +194,7 @@ class WorkloadProfile:
             api_gateway="websocket" if self.workload == "websocket" else gateway,
             free_tier=False,
             provisioned_concurrency=self.warm_environments,
+            root_volume_gb=self.root_volume_gb,
             instance_type=self.instance_type,
             load_balancer=self.workload in SERVICE_WORKLOADS,
             traffic_pattern=self.traffic_pattern,
@@ -171,8 +202,21 @@ class WorkloadProfile:
             vcpus_per_request=self.vcpus_per_request,
             gpu=self.needs_gpu,
             lambda_unavailable=lambda_unavailable,
+            fargate_unavailable=fargate_unavailable,
             offered_instance_types=self.offered_instance_types,
         )
+
+    @property
+    def demand(self) -> Demand:
+        """The load, as the capacity plan sees it."""
+        return self.cost_inputs().demand
+
+    @property
+    def root_volume_gb(self) -> int:
+        """GB of the EC2 project's gp3 root volume per instance: its default size (150 GB
+        on GPU types, for the CUDA image), plus the scratch space (``variables.tf``)."""
+        key = "ec2.gpu_root_volume_gb" if self.needs_gpu else "ec2.root_volume_gb"
+        return int(fact(key)) + math.ceil(self.ephemeral_storage_mb / 1024)
 
     @property
     def warm_environments(self) -> int:
@@ -182,11 +226,12 @@ class WorkloadProfile:
 
 @dataclass(frozen=True, slots=True)
 class Blocker:
-    """A limit standard Lambda cannot meet for this workload."""
+    """A limit standard Lambda (or a Fargate task) cannot meet for this workload."""
 
     id: str
-    """Stable identifier: timeout, api_timeout, persistent_connections, gpu,
-    memory, payload, storage or workload."""
+    """Stable identifier. Lambda: timeout, api_timeout, persistent_connections,
+    gpu, memory, payload, storage or workload. Fargate: gpu, workload,
+    task_size or storage."""
     message: str
     """One sentence citing the limit."""
 
@@ -196,7 +241,7 @@ class Recommendation:
     """Which compute fits, and why."""
 
     compute: Compute
-    """``lambda`` or ``container``."""
+    """``lambda``, ``container`` (EC2) or ``fargate``."""
     blockers: tuple[Blocker, ...]
     """Hard limits that rule Lambda out (empty when Lambda can serve it)."""
     reasons: tuple[str, ...]
@@ -209,6 +254,9 @@ class Recommendation:
     capacity: CapacityPlan | None = None
     """The capacity plan and the limits a project follows (None when no
     instance type can hold one request)."""
+    fargate_blockers: tuple[Blocker, ...] = ()
+    """Hard limits that rule Fargate out (empty when a Fargate task can serve it);
+    the cost report's ``fargate`` option is unavailable with the first one."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object ``scaffold recommend --json`` prints."""
@@ -246,32 +294,56 @@ class Recommendation:
 
 
 def recommend(profile: WorkloadProfile) -> Recommendation:
-    """Decide between Lambda and containers for ``profile``.
+    """Decide between Lambda, containers on EC2 and containers on Fargate for ``profile``.
 
-    With no hard blocker, both sides are priced for the peak the traffic
-    pattern implies, and the cheaper one wins.
+    Blockers first: a hard limit rules Lambda (or Fargate) out. The options
+    left are priced for the peak the traffic pattern implies, and the cheapest
+    wins: the cheaper of EC2 and Fargate is the containers' candidate (EC2 on
+    a tie), and it beats Lambda when it costs less.
     """
     blockers = find_blockers(profile)
-    costs = estimate(profile.cost_inputs(blockers[0].message if blockers else None))
-    lam, asg = costs.option("lambda"), costs.option("ec2-asg")
+    fargate_blockers = find_fargate_blockers(profile)
+    costs = estimate(profile.cost_inputs(_first(blockers), _first(fargate_blockers)))
+    lam = costs.option("lambda")
+    containers = _cheaper_containers(costs)
     if blockers:
-        compute: Compute = "container"
+        compute: Compute = containers or "container"
         reasons = [f"Lambda is ruled out by {len(blockers)} hard limit(s), listed above."]
-    elif asg.available and asg.monthly_usd < lam.monthly_usd:
-        compute = "container"
-        reasons = [_container_reason(profile, costs)]
+    elif containers and costs.option(OPTION_OF_COMPUTE[containers]).monthly_usd < lam.monthly_usd:
+        compute = containers
+        reasons = [_container_reason(profile, costs, containers)]
     else:
         compute = "lambda"
         reasons = [_lambda_reason(profile, costs)]
     reasons.extend(_contradictions(profile, costs))
+    if compute != "lambda":
+        reasons.append(_ec2_or_fargate(costs))
     reasons.extend(_cost_reasons(costs))
     # Cold starts matter where a caller waits for the answer; an event or a
     # scheduled run does not notice 200 ms to 2 s more.
     waits = compute == "lambda" and profile.synchronous
     mitigations = _mitigations(profile, costs) if waits else ()
     return Recommendation(
-        compute, blockers, tuple(reasons), tuple(mitigations), costs, _capacity(profile, costs)
+        compute,
+        blockers,
+        tuple(reasons),
+        tuple(mitigations),
+        costs,
+        _capacity(profile, costs),
+        fargate_blockers,
     )
+
+
+def _first(blockers: tuple[Blocker, ...]) -> str | None:
+    return blockers[0].message if blockers else None
+
+
+def _cheaper_containers(costs: CostReport) -> Compute | None:
+    """The container compute that costs less (EC2 on a tie), of those that can serve it."""
+    asg, far = costs.option("ec2-asg"), costs.option("fargate")
+    if asg.available and (not far.available or asg.monthly_usd <= far.monthly_usd):
+        return "container"
+    return "fargate" if far.available else None
 
 
 def _capacity(profile: WorkloadProfile, costs: CostReport) -> CapacityPlan | None:
@@ -291,9 +363,11 @@ def _capacity(profile: WorkloadProfile, costs: CostReport) -> CapacityPlan | Non
 
 
 def check_compute(recommendation: Recommendation, compute: str) -> None:
-    """Refuse an explicit ``compute`` that a hard blocker rules out."""
+    """Refuse an explicit ``compute`` that a hard blocker rules out (ComputeForbiddenError)."""
     if compute == "lambda" and recommendation.blockers:
         raise ComputeForbiddenError(compute, recommendation.blockers[0].message)
+    if compute == "fargate" and recommendation.fargate_blockers:
+        raise ComputeForbiddenError(compute, recommendation.fargate_blockers[0].message)
 
 
 def find_blockers(profile: WorkloadProfile) -> tuple[Blocker, ...]:
@@ -394,6 +468,75 @@ def _workload(p: WorkloadProfile) -> Blocker | None:
     return Blocker("workload", hint) if hint else None
 
 
+# --- Fargate's limits ------------------------------------------------------------------
+
+
+def find_fargate_blockers(profile: WorkloadProfile) -> tuple[Blocker, ...]:
+    """Every limit of an ECS task on Fargate that ``profile`` exceeds.
+
+    Facts (``capacity.FACTS``): Fargate has no GPUs (ECS runs GPU tasks on EC2
+    container instances only); its largest task has 16 vCPU and 120 GB; a task
+    has at most 200 GiB of ephemeral storage, its image included. The
+    ``ml_inference`` project is built for GPU instances, so it has no Fargate
+    variant. ``copier.yml``'s ``compute`` validator says the same in Jinja.
+    """
+    found = [
+        _fargate_gpu(profile),
+        _fargate_workload(profile),
+        _fargate_task_size(profile),
+        _fargate_storage(profile),
+    ]
+    return tuple(blocker for blocker in found if blocker is not None)
+
+
+def _fargate_gpu(p: WorkloadProfile) -> Blocker | None:
+    if not p.needs_gpu:
+        return None
+    return Blocker(
+        "gpu",
+        "It needs a GPU and Fargate has none: ECS runs GPU tasks only on EC2 instances, "
+        "which the EC2 Auto Scaling project (compute=container) provides.",
+    )
+
+
+def _fargate_workload(p: WorkloadProfile) -> Blocker | None:
+    if p.shape != "inference":
+        return None
+    return Blocker(
+        "workload",
+        "The ml_inference project is built for GPU instances (an NVIDIA CUDA image with "
+        "torch for CUDA); on Fargate, serve a CPU model as an http_api workload.",
+    )
+
+
+def _fargate_task_size(p: WorkloadProfile) -> Blocker | None:
+    demand = p.demand
+    vcpus = fact("fargate.max_vcpus")
+    memory = int(fact("fargate.max_memory_mb"))
+    usable = vcpus * demand.utilization
+    if p.memory_mb <= memory and demand.cpu_share <= usable:
+        return None
+    return Blocker(
+        "task_size",
+        f"One request needs {p.memory_mb:,} MB and {demand.cpu_share:.2f} vCPU; the largest "
+        f"Fargate task has {vcpus:g} vCPU and {memory:,} MiB (120 GB), {usable:g} vCPU of it "
+        f"at the planned {demand.utilization:.0%} CPU.",
+    )
+
+
+def _fargate_storage(p: WorkloadProfile) -> Blocker | None:
+    total = int(fact("fargate.max_ephemeral_storage_gib"))
+    image = int(fact("fargate.image_storage_gib"))
+    if p.ephemeral_storage_mb <= (total - image) * 1024:
+        return None
+    return Blocker(
+        "storage",
+        f"It needs {p.ephemeral_storage_mb:,} MB of scratch disk; a Fargate task has at most "
+        f"{total} GiB of ephemeral storage, {image} GiB of which the project keeps for the "
+        "image.",
+    )
+
+
 def _peak(costs: CostReport) -> str:
     demand = costs.inputs.demand
     return (
@@ -402,17 +545,50 @@ def _peak(costs: CostReport) -> str:
     )
 
 
-def _container_reason(profile: WorkloadProfile, costs: CostReport) -> str:
-    sized = f"sized for its peak ({_peak(costs)}: {_what(costs.option('ec2-asg'))})"
+def _container_reason(profile: WorkloadProfile, costs: CostReport, compute: Compute) -> str:
+    option = costs.option(OPTION_OF_COMPUTE[compute])
+    sized = f"sized for its peak ({_peak(costs)}: {_what(option)})"
     if profile.traffic_pattern == "steady":
         return (
-            f"Traffic is steady and above the break-even: the container project, {sized}, "
+            f"Traffic is steady and above the break-even: {_PROJECT[compute]}, {sized}, "
             "costs less running around the clock than paying per request."
         )
     return (
-        f"Traffic is spiky, but even {sized} the container project costs less than Lambda "
+        f"Traffic is spiky, but even {sized} {_PROJECT[compute]} costs less than Lambda "
         "at this volume."
     )
+
+
+def _ec2_or_fargate(costs: CostReport) -> str:
+    """Why the containers run on EC2 instances or on Fargate: a limit, else the cost."""
+    asg, far = costs.option("ec2-asg"), costs.option("fargate")
+    if not far.available:
+        return f"EC2 rather than Fargate: Fargate cannot serve it. {far.unavailable_reason}"
+    if not asg.available or asg.fleet is None or far.fleet is None:
+        return f"Fargate rather than EC2: no instance type can serve it ({asg.unavailable_reason})."
+    ec2, fargate = asg.monthly_usd, far.monthly_usd
+    task, instance = far.fleet, asg.fleet
+    per_instance = instance.usd_per_hour_each * HOURS_PER_MONTH + costs.inputs.root_volume_gb * (
+        price("ebs.gp3")
+    )
+    units = (
+        f"{_what(far)} on Fargate cost {_usd(fargate)}/month, {_what(asg)} {_usd(ec2)}: one "
+        f"task {_holds(task, costs)} for {_usd(task.usd_per_month / task.count)}/month, one "
+        f"{instance.size} {_holds(instance, costs)} for {_usd(per_instance)} with its root volume"
+    )
+    if fargate < ec2:
+        return f"Fargate rather than EC2: {units}; and there are no instances to patch or refresh."
+    return (
+        f"EC2 rather than Fargate: {units}. Fargate would spare patching and refreshing "
+        f"instances, for {_usd(fargate - ec2)} a month more (compute=fargate)."
+    )
+
+
+def _holds(fleet: Fleet, costs: CostReport) -> str:
+    count = fleet.concurrency_each
+    if costs.inputs.load_balancer:
+        return f"holds {count} request{'' if count == 1 else 's'} at once"
+    return f"runs {count} job{'' if count == 1 else 's'} at a time"
 
 
 def _lambda_reason(profile: WorkloadProfile, costs: CostReport) -> str:
@@ -445,10 +621,17 @@ def _contradictions(profile: WorkloadProfile, costs: CostReport) -> list[str]:
 
 
 def _cost_reasons(costs: CostReport) -> list[str]:
-    lam, asg, single = (costs.option(i) for i in ("lambda", "ec2-asg", "ec2-single"))
+    lam, asg, far, single = (
+        costs.option(i) for i in ("lambda", "ec2-asg", "fargate", "ec2-single")
+    )
     volume = costs.inputs.requests_per_month
     lambda_part = f"Lambda costs {_usd(lam.monthly_usd)}/month" + (
         "" if lam.available else " but cannot serve it"
+    )
+    fargate_part = (
+        f"the Fargate project {_usd(far.monthly_usd)} ({_what(far)})"
+        if far.available
+        else "the Fargate project cannot serve it"
     )
     single_part = (
         f"one bare instance would cost {_usd(single.monthly_usd)} but is not highly available"
@@ -456,23 +639,28 @@ def _cost_reasons(costs: CostReport) -> list[str]:
         else f"one bare instance cannot serve it ({single.unavailable_reason})"
     )
     reasons = [
-        f"At {volume:,.0f} requests/month: {lambda_part}; the container project we generate "
-        f"costs {_usd(asg.monthly_usd)} ({_what(asg)}); {single_part}."
+        f"At {volume:,.0f} requests/month: {lambda_part}; the EC2 Auto Scaling project costs "
+        f"{_usd(asg.monthly_usd)} ({_what(asg)}), {fargate_part}; {single_part}."
     ]
     if not lam.available:
         return reasons
-    asg_even = costs.break_even_requests_per_month["ec2-asg"]
-    single_even = costs.break_even_requests_per_month["ec2-single"]
-    if asg_even is None:
+    evens = costs.break_even_requests_per_month
+    compared = [
+        (name, evens[option])
+        for name, option in (("the EC2 Auto Scaling project", "ec2-asg"), ("Fargate", "fargate"))
+        if costs.option(option).available
+    ]
+    if all(even is None for _, even in compared):
         reasons.append(
-            "Break-even: none; Lambda stays cheaper than the container project at any volume."
+            "Break-even: none; Lambda stays cheaper than the container projects at any volume."
         )
     else:
         single_part = (
-            f" (one bare instance: above {_count(single_even)})" if single.available else ""
+            f" (one bare instance: above {_count(evens['ec2-single'])})" if single.available else ""
         )
+        parts = [f"{name} above {_count(even)}" for name, even in compared]
         reasons.append(
-            f"Break-even: the container project is cheaper above {asg_even:,} "
+            f"Break-even: cheaper than Lambda are {' and '.join(parts)} "
             f"requests/month{single_part}."
         )
     return reasons

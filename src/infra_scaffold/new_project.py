@@ -41,6 +41,8 @@ NEXT_STEPS = {
         ("make plan", "terraform plan (fill in terraform.tfvars first)"),
     ],
 }
+#: The Fargate project is the container project's tree with ECS in place of instances.
+NEXT_STEPS["fargate"] = NEXT_STEPS["container"]
 
 
 def run(

@@ -26,7 +26,11 @@ __all__ = [
     "terminal_width",
 ]
 
-VERDICT = {"lambda": "AWS Lambda", "container": "Containers (EC2 Auto Scaling group)"}
+VERDICT = {
+    "lambda": "AWS Lambda",
+    "container": "Containers (EC2 Auto Scaling group)",
+    "fargate": "Containers (ECS on Fargate)",
+}
 _MARKS = {"lambda": "L", "ec2-single": "S", "ec2-asg": "A", "fargate": "F"}
 
 

@@ -27,7 +27,7 @@ import yaml
 
 from infra_scaffold import records
 from infra_scaffold.contract import COMPUTED_ANSWERS, load_contract
-from infra_scaffold.decision import Recommendation
+from infra_scaffold.decision import OPTION_OF_COMPUTE, Recommendation
 from infra_scaffold.errors import AnswerError, NotUpdatableError, UpdateError
 from infra_scaffold.git import git, git_environment
 from infra_scaffold.plan import Plan, make_plan
@@ -113,8 +113,8 @@ def switch_advice(recommendation: Recommendation, compute: str, dest: Path) -> s
     if recommendation.compute == compute:
         return ""
     costs = recommendation.costs
-    now = costs.option("lambda" if compute == "lambda" else "ec2-asg").monthly_usd
-    then = costs.option("lambda" if recommendation.compute == "lambda" else "ec2-asg").monthly_usd
+    now = costs.option(OPTION_OF_COMPUTE.get(compute, "ec2-asg")).monthly_usd
+    then = costs.option(OPTION_OF_COMPUTE[recommendation.compute]).monthly_usd
     lines = [
         f"The checklist now recommends {recommendation.compute} (this project uses {compute}).",
         f"  Monthly estimate: {compute} ${now:,.2f}, {recommendation.compute} ${then:,.2f} "

@@ -26,6 +26,11 @@ Each patch closes one gap listed in ``tests/test_deploy.py`` (EMULATOR_GAPS):
 - ELBv2: moto deletes a load balancer whose deletion protection is on; AWS refuses
   (OperationNotPermitted). The patch refuses too, so a teardown that does not
   lift the protection fails here as it would on AWS.
+- Application Auto Scaling: moto has no ListTagsForResource, TagResource or
+  UntagResource, and drops the Tags of RegisterScalableTarget; the provider reads
+  a scalable target's tags after creating it (default_tags) and retries the
+  failing call until it times out. The patch keeps each target's tags and
+  answers those three calls.
 """
 
 from __future__ import annotations
@@ -135,6 +140,37 @@ def _refuse_to_delete_a_protected_load_balancer() -> None:
     ELBv2Backend.delete_load_balancer = delete_load_balancer  # type: ignore[method-assign]
 
 
+def _tag_scalable_targets() -> None:
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+
+    tags: dict[str, dict[str, str]] = {}  # by scalable target ARN
+    register = ApplicationAutoScalingResponse.register_scalable_target
+
+    def register_scalable_target(self: Any) -> str:
+        body: str = register(self)
+        arn = json.loads(body)["ScalableTargetARN"]
+        tags.setdefault(arn, {}).update(self._get_param("Tags") or {})
+        return body
+
+    def list_tags_for_resource(self: Any) -> str:
+        return json.dumps({"Tags": tags.get(self._get_param("ResourceARN"), {})})
+
+    def tag_resource(self: Any) -> str:
+        tags.setdefault(self._get_param("ResourceARN"), {}).update(self._get_param("Tags") or {})
+        return json.dumps({})
+
+    def untag_resource(self: Any) -> str:
+        held = tags.get(self._get_param("ResourceARN"), {})
+        for key in self._get_param("TagKeys") or []:
+            held.pop(key, None)
+        return json.dumps({})
+
+    ApplicationAutoScalingResponse.register_scalable_target = register_scalable_target  # type: ignore[method-assign]
+    ApplicationAutoScalingResponse.list_tags_for_resource = list_tags_for_resource  # type: ignore[attr-defined]
+    ApplicationAutoScalingResponse.tag_resource = tag_resource  # type: ignore[attr-defined]
+    ApplicationAutoScalingResponse.untag_resource = untag_resource  # type: ignore[attr-defined]
+
+
 def main() -> None:
     """Patch, then hand over to moto's own server entry point."""
     _return_redrive_allow_policy()
@@ -142,6 +178,7 @@ def main() -> None:
     _accept_the_longest_deregistration_delay()
     _publish_the_latest_amis_in_every_region()
     _refuse_to_delete_a_protected_load_balancer()
+    _tag_scalable_targets()
     from moto.server import main as serve
 
     serve(sys.argv[1:])

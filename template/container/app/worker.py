@@ -17,16 +17,19 @@ The life of a message:
 Stopping: SIGTERM (docker stop) or the instance being scaled in (its Auto Scaling
 target lifecycle state becomes "Terminated") stops the worker taking new messages;
 the running job finishes first. On scale-in the worker then completes the lifecycle
-action, and only then does Auto Scaling terminate the instance.
+action, and only then does Auto Scaling terminate the instance. On ECS (Fargate) the
+task protects itself from scale-in and deployments while a job runs (task scale-in
+protection, through the ECS agent's endpoint), so they stop only idle tasks.
 
 Stuck: a watchdog thread exits the process when the worker stays unhealthy (its loop
 stopped beating, or a job outlived its time limit). Docker only marks an unhealthy
 container, and the Auto Scaling group checks the instance, not the container; the
-exit makes systemd start a fresh container (Restart=always).
+exit makes systemd start a fresh container (Restart=always), or ECS a fresh task.
 
 Several jobs at once: with WORKER_PROCESSES above 1, `python -m app` runs that many of
 these workers, one process each, under app/pool.py, which then owns the health
-endpoint and the instance's lifecycle.
+endpoint and the instance's lifecycle (on ECS, each worker protects the task for its
+own job, and the protection lapses after the last: none may lift another's).
 """
 
 from __future__ import annotations
@@ -34,11 +37,13 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import math
 import os
 import signal
 import socket
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from http import HTTPStatus
@@ -67,6 +72,10 @@ IMDS_HOST = "169.254.169.254"
 WATCHDOG_SECONDS = 15
 #: Exit status of a worker the watchdog stopped (EX_SOFTWARE): systemd restarts it.
 EXIT_STALLED = 70
+#: Where the ECS agent (at $ECS_AGENT_URI) sets and reads the task's scale-in protection.
+TASK_PROTECTION_PATH = "/task-protection/v1/state"
+#: The longest ECS protects a task at once (48 hours).
+MAX_PROTECTION_MINUTES = 2880
 
 
 def instance_metadata(path: str, timeout: float = 2.0) -> str | None:
@@ -136,6 +145,62 @@ class Lifecycle:
             log.info("lifecycle action completed: the instance may terminate")
 
 
+class ProtectionError(RuntimeError):
+    """The ECS agent did not set the task's scale-in protection."""
+
+
+class TaskProtection:
+    """ECS task scale-in protection: while it is on, neither scale-in nor a deployment
+    stops this task. ECS sets ECS_AGENT_URI in every container of a task; the task role
+    needs ecs:UpdateTaskProtection. Off ECS there is none (no ECS_AGENT_URI).
+    """
+
+    def __init__(self, agent_uri: str, timeout: float = 5.0, *, releases: bool = True) -> None:
+        parts = urllib.parse.urlsplit(agent_uri)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"ECS_AGENT_URI is not an http URL: {agent_uri!r}")
+        self._host = parts.hostname
+        self._port = parts.port or 80
+        self._path = parts.path.rstrip("/") + TASK_PROTECTION_PATH
+        self._timeout = timeout
+        self._releases = releases
+
+    def protect(self, minutes: int) -> None:
+        """Protect the task for ``minutes`` (1 to 2,880), from now."""
+        minutes = max(1, min(MAX_PROTECTION_MINUTES, minutes))
+        self._put({"ProtectionEnabled": True, "ExpiresInMinutes": minutes})
+
+    def release(self) -> None:
+        """Let scale-in and deployments stop the task again (unless the task's other
+        workers may still run jobs: then the protection expires by itself)."""
+        if not self._releases:
+            return
+        self._put({"ProtectionEnabled": False})
+
+    def _put(self, state: dict[str, Any]) -> None:
+        connection = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+        try:
+            connection.request(
+                "PUT",
+                self._path,
+                body=json.dumps(state),
+                headers={"Content-Type": "application/json"},
+            )
+            response = connection.getresponse()
+            body = response.read().decode(errors="replace")
+        except OSError as error:
+            raise ProtectionError(f"the ECS agent cannot be reached: {error}") from None
+        finally:
+            connection.close()
+        try:
+            answer = json.loads(body) if body else {}
+        except json.JSONDecodeError:
+            answer = {}
+        if response.status != HTTPStatus.OK or "protection" not in answer:
+            reason = answer.get("failure") or answer.get("error") or body[:200]
+            raise ProtectionError(f"task protection refused ({response.status}): {reason}")
+
+
 class Supervised(Protocol):
     """What the health endpoint and the signal handlers need: a worker, or a pool of them."""
 
@@ -179,6 +244,7 @@ class Worker:
         handler: Handler = handle,
         *,
         lifecycle: Lifecycle | None = None,
+        protection: TaskProtection | None = None,
         keepalive_seconds: float | None = None,
         on_timeout: Callable[[str], None] | None = None,
         pause: Callable[[float], None] | None = None,
@@ -189,6 +255,7 @@ class Worker:
         self.store = store
         self.handler = handler
         self.lifecycle = lifecycle
+        self.protection = protection
         self.keepalive_seconds = keepalive_seconds or settings.visibility_timeout_seconds / 3
         self.on_timeout = on_timeout or _exit_on_timeout
         self.pause = pause or self._sleep
@@ -325,6 +392,7 @@ class Worker:
 
     def _run(self, job_id: str, payload: dict[str, Any], receipt: str) -> str:
         self._job_started = self.clock()
+        self._protect(job_id)
         keeper = _Keeper(self, job_id, receipt)
         keeper.start()
         try:
@@ -341,6 +409,7 @@ class Worker:
         finally:
             keeper.stop()
             self._job_started = None
+            self._release()
         try:
             self.store.complete(job_id, self.owner, result)
         except LostClaim:
@@ -348,6 +417,28 @@ class Worker:
             return "lost"
         log.info("job %s done: %s", job_id, result)
         return "done"
+
+    def _protect(self, job_id: str) -> None:
+        """On ECS: no scale-in or deployment stops this task before the job can end.
+
+        Protected for the job's time limit and one visibility timeout (its message
+        would come back then anyway); the job runs unprotected if the agent refuses.
+        """
+        if self.protection is None:
+            return
+        lease = self.settings.job_timeout_seconds + self.settings.visibility_timeout_seconds
+        try:
+            self.protection.protect(math.ceil(lease / 60) + 1)
+        except ProtectionError:
+            log.exception("job %s runs without scale-in protection", job_id)
+
+    def _release(self) -> None:
+        if self.protection is None:
+            return
+        try:
+            self.protection.release()
+        except ProtectionError:
+            log.exception("could not release the task's scale-in protection (it expires)")
 
     def keep_alive(self, job_id: str, receipt: str) -> bool:
         """One keeper tick; False once the job has run out of time."""
@@ -391,7 +482,8 @@ class Watchdog(threading.Thread):
 
     The health endpoint only reports a stuck worker: Docker marks the container
     unhealthy and does nothing else, and the Auto Scaling group (EC2 health checks)
-    sees a running instance. Exiting lets systemd start a fresh container.
+    sees a running instance. Exiting lets systemd start a fresh container (on ECS,
+    the service starts a fresh task).
     """
 
     def __init__(
@@ -517,6 +609,15 @@ def configure_logging(settings: Settings) -> None:
     )
 
 
+def task_protection(settings: Settings, *, whole_task: bool) -> TaskProtection | None:
+    """This task's scale-in protection, on ECS (ECS_AGENT_URI set). A pool's workers share
+    the task: none releases it, so one job's end never unprotects another's (each
+    protects for its own job's limit, and the protection expires after the last)."""
+    if not settings.ecs_agent_uri:
+        return None
+    return TaskProtection(settings.ecs_agent_uri, releases=whole_task)
+
+
 def serve(settings: Settings, *, whole_instance: bool = True) -> int:
     """Run one worker until it stops.
 
@@ -530,6 +631,7 @@ def serve(settings: Settings, *, whole_instance: bool = True) -> int:
         settings,
         DynamoJobStore(session.client("dynamodb"), settings.jobs_table),
         lifecycle=instance_lifecycle(session, settings) if whole_instance else None,
+        protection=task_protection(settings, whole_task=whole_instance),
     )
     install_signal_handlers(worker)
     watchdog = Watchdog(worker)

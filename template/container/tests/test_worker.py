@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import os
@@ -9,6 +10,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -18,13 +20,17 @@ from app.jobs import InvalidJob, handle
 from app.store import Claim, MemoryJobStore
 from app.worker import (
     BUSY_RETRY_SECONDS,
+    TASK_PROTECTION_PATH,
     HealthServer,
     Lifecycle,
+    ProtectionError,
+    TaskProtection,
     Watchdog,
     Worker,
     install_signal_handlers,
     main,
     parse_message,
+    task_protection,
 )
 from tests.helpers import free_port
 
@@ -379,6 +385,81 @@ def test_off_ec2_there_is_no_lifecycle_to_complete() -> None:
     lifecycle.complete()  # no instance id: nothing to call
 
 
+class FakeAgent:
+    """The ECS agent's task-protection endpoint on loopback: records each PUT."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.states: list[dict[str, Any]] = []
+        self.refuse = refuse
+        agent = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                length = int(self.headers["Content-Length"])
+                state = json.loads(self.rfile.read(length))
+                agent.states.append({"path": self.path, **state})
+                if agent.refuse:
+                    body = {"failure": {"Reason": "TASK_NOT_VALID"}}
+                else:
+                    body = {"protection": {"ProtectionEnabled": state["ProtectionEnabled"]}}
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.uri = f"http://127.0.0.1:{self._server.server_address[1]}/api/task-1"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeAgent:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_on_ecs_a_running_job_protects_its_task_from_scale_in() -> None:
+    """Scale-in and deployments stop only idle tasks: protected while the job runs."""
+    with FakeAgent() as agent:
+        seen: list[int] = []
+        handler = Recorder(during=lambda: seen.append(len(agent.states)))
+        sqs = FakeSQS(message(1), message(2))
+        make_worker(sqs, handler, protection=TaskProtection(agent.uri)).run()
+    assert seen == [1, 3]  # each job ran with its task protected
+    path = "/api/task-1" + TASK_PROTECTION_PATH
+    minutes = -(-(SETTINGS.job_timeout_seconds + SETTINGS.visibility_timeout_seconds) // 60) + 1
+    protect = {"path": path, "ProtectionEnabled": True, "ExpiresInMinutes": minutes}
+    release = {"path": path, "ProtectionEnabled": False}
+    assert agent.states == [protect, release, protect, release]
+    assert sqs.deleted == ["r-1", "r-2"]
+
+
+def test_a_job_runs_even_when_the_agent_refuses_protection() -> None:
+    with FakeAgent(refuse=True) as agent:
+        sqs, handler = FakeSQS(message(1)), Recorder()
+        make_worker(sqs, handler, protection=TaskProtection(agent.uri)).run()
+        with pytest.raises(ProtectionError, match="TASK_NOT_VALID"):
+            TaskProtection(agent.uri).release()
+    assert handler.calls == ["job-1"]
+    assert sqs.deleted == ["r-1"]
+
+
+def test_protection_is_at_most_two_days_and_needs_the_agent() -> None:
+    with FakeAgent() as agent:
+        TaskProtection(agent.uri).protect(10_000)
+    assert agent.states[0]["ExpiresInMinutes"] == 2880
+    with pytest.raises(ProtectionError, match="cannot be reached"):
+        TaskProtection(f"http://127.0.0.1:{free_port()}/api", timeout=1).protect(5)
+    with pytest.raises(ValueError, match="not an http URL"):
+        TaskProtection("file:///etc/passwd")
+
+
 def test_parse_message() -> None:
     assert parse_message(message(1)) == ("job-1", {"job_id": "job-1", "text": "a b c"})
     assert parse_message(message(2, body={"job_id": ""}))[0] == "m-2"
@@ -412,3 +493,18 @@ def test_health_endpoint_reports_a_stalled_loop() -> None:
         assert get(server.port, "/health") == 503
         worker.beat()
         assert get(server.port, "/health") == 200
+
+
+def test_a_pool_s_workers_never_lift_the_task_s_protection() -> None:
+    """Workers sharing a task: one job's end must not unprotect another's running job."""
+    with FakeAgent() as agent:
+        settings = dataclasses.replace(SETTINGS, ecs_agent_uri=agent.uri)
+        shared = task_protection(settings, whole_task=False)
+        alone = task_protection(settings, whole_task=True)
+        assert shared is not None
+        assert alone is not None
+        shared.protect(5)
+        shared.release()
+        alone.release()
+    assert [state["ProtectionEnabled"] for state in agent.states] == [True, False]
+    assert task_protection(SETTINGS, whole_task=True) is None  # off ECS: nothing to protect
