@@ -396,3 +396,46 @@ def test_plain_copier_records_an_unsized_plan_and_refuses_what_cannot_fit(tmp_pa
     too_long = {**data, "max_duration_seconds": 3601}
     with pytest.raises(ValueError, match="must answer within 3600 s"):
         run_copy(str(template), tmp_path / "long", data=too_long, defaults=True, quiet=True)
+
+
+def test_a_folder_name_that_is_no_project_name_says_where_the_name_came_from(scaffold, tmp_path):
+    """The project name defaults to the folder's: a refusal says so, and how to choose one."""
+    dest = tmp_path / "my_service"
+    result = scaffold("new", str(dest), "--defaults", "--no-git", "--data", "workload=http_api")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: project_name: must be a slug")
+    assert line.endswith("(taken from the folder name: pass --data project_name=NAME)")
+    assert not dest.exists()
+    named = scaffold(
+        "new",
+        str(dest),
+        "--defaults",
+        "--no-git",
+        "--data",
+        "workload=http_api",
+        "--data",
+        "project_name=my-service",
+    )
+    assert named.returncode == 0, named.stderr
+
+
+def test_an_ec2_project_the_checklist_would_put_on_fargate_says_it_runs_on_ec2(scaffold, tmp_path):
+    """Fargate runs containers too: the README names what the project runs on instead."""
+    dest = tmp_path / "ec2-worker"
+    result = scaffold(
+        "new",
+        str(dest),
+        "--defaults",
+        "--no-git",
+        "--data",
+        "workload=worker",
+        "--data",
+        "compute=container",
+    )
+    assert result.returncode == 0, result.stderr
+    recorded = answers_file(dest)["decision_record"]["recommended"]
+    readme = (dest / "README.md").read_text(encoding="utf-8")
+    assert recorded == "fargate"
+    assert "recommended **fargate**; this project runs on EC2 instead" in readme
+    assert "runs in containers anyway" not in readme

@@ -130,7 +130,7 @@ def test_projects_copier_cannot_update_are_refused_and_left_alone(
     project = new_project(scaffold, tmp_path, "refused-svc", template_repo, "workload=http_api")
     if case == "dirty":
         (project / "scratch.txt").write_text("work in progress")
-        expected = "has uncommitted changes"
+        expected = "has uncommitted changes (scratch.txt)"
     elif case == "no-answers":
         (project / ".copier-answers.yml").unlink()
         commit_all(project, "lose the answers")

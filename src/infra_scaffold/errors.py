@@ -49,6 +49,7 @@ class AnswerProblems(ScaffoldError):
 
     def __init__(self, problems: Sequence[AnswerError], advice: str = "") -> None:
         self.problems = tuple(problems)
+        self.advice = advice
         lines = [str(problem) for problem in self.problems]
         super().__init__("\n".join([*lines, advice] if advice else lines))
 

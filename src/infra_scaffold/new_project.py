@@ -11,6 +11,7 @@ import typer
 
 from infra_scaffold.contract import COMPUTED_ANSWERS, load_contract
 from infra_scaffold.decision import Recommendation
+from infra_scaffold.errors import AnswerError, AnswerProblems
 from infra_scaffold.plan import Plan, check_given, make_plan
 from infra_scaffold.render import ANSWERS_FILE, Rendered, check_destination, render_project
 from infra_scaffold.report import (
@@ -67,6 +68,23 @@ def run(
     _report(rendered, plan, interactive=interactive)
 
 
+def _named_after_folder(error: AnswerError | AnswerProblems) -> AnswerError | AnswerProblems:
+    """``error`` with the project_name problem saying the name came from the folder."""
+    problems = error.problems if isinstance(error, AnswerProblems) else (error,)
+    told = [
+        AnswerError(
+            problem.key,
+            f"{problem.rule} (taken from the folder name: pass --data project_name=NAME)",
+        )
+        if problem.key == "project_name"
+        else problem
+        for problem in problems
+    ]
+    if isinstance(error, AnswerProblems):
+        return AnswerProblems(told, error.advice)
+    return told[0]
+
+
 def _run(
     dest: Path | None,
     given: dict[str, Any],
@@ -80,10 +98,14 @@ def _run(
         check_destination(dest)
     source = resolve_source(template, vcs_ref)
     contract = load_contract(source.questions)
-    if dest is not None and not interactive:
-        given.setdefault("project_name", dest.name)
+    named_after_folder = dest is not None and not interactive and "project_name" not in given
+    if dest is not None and named_after_folder:
+        given["project_name"] = dest.name
     # Every wrong value (and, when nobody can be asked, every missing answer) at once.
-    check_given(contract, given, complete=not interactive and not defaults)
+    try:
+        check_given(contract, given, complete=not interactive and not defaults)
+    except (AnswerError, AnswerProblems) as error:
+        raise _named_after_folder(error) if named_after_folder else error from None
     shown: list[Recommendation] = []
     if interactive:
         from infra_scaffold import prompts  # noqa: PLC0415 - questionary only when asking

@@ -157,10 +157,13 @@ def _preflight(found: tuple[Path, Path | None]) -> _Project:
             f"{root} is not a git repository, nor inside one: copier update needs one "
             f"(cd {root} && git init && git add --all && git commit)"
         )
-    if _git(top, "status", "--porcelain"):
+    changed = [line[3:] for line in _git(top, "status", "--porcelain").splitlines() if line]
+    if changed:
+        more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        shown = ", ".join(changed[:5]) + more
         raise NotUpdatableError(
-            f"{top} has uncommitted changes: commit or stash them first, so the update "
-            "can be reviewed and undone"
+            f"{top} has uncommitted changes ({shown}): commit or stash them first, so the "
+            "update can be reviewed and undone"
         )
     answers_path = root / ANSWERS_FILE
     try:
