@@ -50,7 +50,10 @@ def test_no_git_leaves_a_plain_folder(scaffold, tmp_path):
     result = scaffold("new", str(dest), "--defaults", "--no-git", "--data", "workload=worker")
     assert result.returncode == 0, result.stderr
     assert not (dest / ".git").exists()
-    assert answers_file(dest)["compute"] == "container"
+    answers = answers_file(dest)
+    # compute defaults to the recommendation: for a default worker, a container option
+    assert answers["compute"] == answers["decision_record"]["recommended"]
+    assert answers["compute"] in {"container", "fargate"}
 
 
 def test_data_file_with_data_overrides(scaffold, tmp_path):

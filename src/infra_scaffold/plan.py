@@ -87,6 +87,10 @@ def make_plan(contract: Contract, given: Mapping[str, Any]) -> Plan:
         reason = recommendation.costs.option("ec2-asg").unavailable_reason
         raise AnswerError("instance_type", reason or "no instance type holds one request")
     compute = recommendation.compute
+    offered = contract.question("compute").choice_values
+    if compute not in offered and compute == "fargate":
+        # A release before Fargate (0.4.0 and older) offers containers on EC2 only.
+        compute = "container"
     if "compute" in given:
         compute = cast_answer(contract.question("compute"), given["compute"])
     planned: dict[str, Any] = {"compute": compute}
