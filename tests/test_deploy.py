@@ -1059,7 +1059,10 @@ def edge_plans(
         folder = harness_copy(project, work / f"copy-{name}-{edge}") / "terraform"
         moto_overrides(folder)
         write_tfvars(folder, first_tfvars(name, _FAKE_ACCOUNT))
-        architecture = types[recorded["instance_type"]]["architecture"]
+        if "instance_type" in recorded:  # EC2: the AMI must run on the chosen type
+            architecture = types[recorded["instance_type"]]["architecture"]
+        else:  # Fargate: no instances, no AMI (the mocks are unused)
+            architecture = recorded["capacity_plan"]["instances"]["architecture"]
         test_file = folder / "zz_harness_plan.tftest.hcl"
         test_file.write_text(harness_plan_test(architecture), encoding="utf-8")
         tool.init(folder)
