@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tarfile
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from support.git_tools import (
     with_changes,
 )
 from support.render import REPO
+from support.wheel import install_wheel
 
 from infra_scaffold import history
 from infra_scaffold.release import RECORD, parse_record
@@ -480,18 +480,8 @@ def test_the_installed_wheel_updates_projects_of_every_release_offline(tmp_path)
     for version in recorded:
         assert any(n.endswith(f"src/infra_scaffold/_history/releases/{version}") for n in names)
 
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    py = venv / "bin" / "python"
-    subprocess.run(
-        [py, "-m", "pip", "install", "--no-index", "--no-deps", "--quiet", str(wheel)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    site = subprocess.run(
-        [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    (Path(site) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    installed = install_wheel(wheel, tmp_path / "venv")
+    venv, py = installed.venv, installed.python
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCAFFOLD_", "PYTHON"))}
