@@ -557,7 +557,7 @@ def test_the_runtime_user_can_run_the_image_layout(
 
 def _requirement_modules(project: Path) -> str:
     names = {"click": "click", "h11": "h11", "uvicorn": "uvicorn", "wsproto": "wsproto"}
-    names |= {"httptools": "httptools", "uvloop": "uvloop"}
+    names |= {"httptools": "httptools", "uvloop": "uvloop", "orjson": "orjson"}
     names |= {"boto3": "boto3", "botocore": "botocore", "python-dateutil": "dateutil"}
     names |= {
         "jmespath": "jmespath",

@@ -27,7 +27,6 @@ a rotation needs no restart: store "old,new", switch the sender, then store "new
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import socket
@@ -38,6 +37,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from app.config import Settings
 from app.signature import problem
 from app.store import Claim, DynamoJobStore, JobStore, LostClaim
@@ -45,13 +46,10 @@ from app.web import Response, json_response
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "x-signature"
-TIMESTAMP_HEADER = "x-signature-timestamp"
-DELIVERY_ID_HEADER = "x-delivery-id"
-#: The headers a delivery is read from, as the ASGI scope names them.
-DELIVERY_HEADERS = frozenset(
-    name.encode() for name in (SIGNATURE_HEADER, TIMESTAMP_HEADER, DELIVERY_ID_HEADER)
-)
+#: The headers a delivery is read from, named as ASGI names them (lowercase bytes).
+SIGNATURE_HEADER = b"x-signature"
+TIMESTAMP_HEADER = b"x-signature-timestamp"
+DELIVERY_ID_HEADER = b"x-delivery-id"
 #: How often the signing secret is read again (picks up rotations).
 SECRET_REFRESH_SECONDS = 300
 #: After a failed re-read, the current secrets are kept and the read retried this soon.
@@ -87,8 +85,9 @@ class Secrets:
         self._refresh = refresh_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        self._secrets: list[bytes] = []
-        self._expires = float("-inf")
+        # The secrets and when they are due to be read again, replaced together: read
+        # without the lock (one attribute read is atomic), on every delivery.
+        self._state: tuple[list[bytes], float] = ([], float("-inf"))
 
     def load(self) -> Secrets:
         """Read the secrets now; raises when that fails or the parameter is empty."""
@@ -97,28 +96,28 @@ class Secrets:
         if not secrets:
             raise ValueError("the signing secret parameter holds no secret")
         with self._lock:
-            self._secrets = secrets
-            self._expires = self._clock() + self._refresh
+            self._state = (secrets, self._clock() + self._refresh)
         return self
 
     def cached(self) -> list[bytes] | None:
         """The secrets without reading them: None when they are due to be read again
         (a call to SSM, which must not run on the event loop)."""
-        with self._lock:
-            return None if self._clock() >= self._expires else self._secrets
+        secrets, expires = self._state
+        return secrets if self._clock() < expires else None
 
     def current(self) -> list[bytes]:
         """The secrets, read again when they are older than the refresh interval."""
         with self._lock:
-            due = self._clock() >= self._expires
+            secrets, expires = self._state
+            due = self._clock() >= expires
             if due:  # one request re-reads; the others go on with the current secrets
-                self._expires = self._clock() + SECRET_RETRY_SECONDS
+                self._state = (secrets, self._clock() + SECRET_RETRY_SECONDS)
         if due:
             try:
                 self.load()
             except Exception:
                 log.exception("could not re-read the signing secret; keeping the current one")
-        return self._secrets
+        return self._state[0]
 
 
 def ssm_parameter(client: Any, name: str) -> Callable[[], str]:
@@ -135,31 +134,30 @@ class Refusals:
     """The log of refused deliveries: the first at once, then their count per interval.
 
     A line per refusal would make a flood of forged deliveries cost a log write each
-    (CPU, CloudWatch Logs), on top of the load balancer's access log of every 401."""
+    (CPU, CloudWatch Logs), on top of the load balancer's access log of every 401.
+
+    Not thread-safe, and needs no lock: the service records refusals on its event loop
+    only (see `Receiver`)."""
 
     def __init__(
         self, interval: float = REFUSALS_LOG_SECONDS, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._interval = interval
         self._clock = clock
-        self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
         self._next = float("-inf")
 
     def record(self, reason: str) -> None:
         """Count one refusal; write the counts when the interval has passed."""
-        with self._lock:
-            self._counts[reason] = self._counts.get(reason, 0) + 1
-            now = self._clock()
-            if now < self._next:
-                return
+        self._counts[reason] = self._counts.get(reason, 0) + 1
+        now = self._clock()
+        if now >= self._next:
             counts, self._counts, self._next = self._counts, {}, now + self._interval
-        _log_refusals(counts)
+            _log_refusals(counts)
 
     def flush(self) -> None:
         """Write the counts not written yet (at shutdown)."""
-        with self._lock:
-            counts, self._counts = self._counts, {}
+        counts, self._counts = self._counts, {}
         _log_refusals(counts)
 
 
@@ -188,11 +186,12 @@ REFUSED = Answer(401, {"error": "invalid signature"})
 
 
 class Receiver:
-    """Checks, deduplicates and processes deliveries (thread-safe: called from a pool).
+    """Checks, deduplicates and processes deliveries.
 
     `refuse` only computes (HMAC over the body), so the service answers forged and
-    stale deliveries on the event loop; `accept` waits for DynamoDB and your processing,
-    so it runs in a thread. `receive` does both, in order."""
+    stale deliveries on its event loop, the one thread that calls it; `accept` waits for
+    DynamoDB and your processing, so it runs in a thread of a pool (it is thread-safe).
+    `receive` does both, in order, in one thread."""
 
     def __init__(
         self,
@@ -235,13 +234,14 @@ class Receiver:
             lease_seconds=settings.processing_seconds + 30,
         )
 
-    def receive(self, headers: Mapping[str, str], body: bytes) -> Answer:
-        """Answer one delivery; ``headers`` have lowercase names, ``body`` is as sent."""
+    def receive(self, headers: Mapping[bytes, bytes], body: bytes) -> Answer:
+        """Answer one delivery. ``headers`` and ``body`` are the bytes as received, the
+        headers by lowercase name (``dict(scope["headers"])`` of an ASGI request)."""
         refusal = self.refuse(headers, body, self.secrets.current())
         return refusal if refusal is not None else self.accept(headers, body)
 
     def refuse(
-        self, headers: Mapping[str, str], body: bytes, secrets: list[bytes]
+        self, headers: Mapping[bytes, bytes], body: bytes, secrets: list[bytes]
     ) -> Answer | None:
         """401 unless one of ``secrets`` signed the delivery recently; None when it did.
 
@@ -260,14 +260,15 @@ class Receiver:
         self.refusals.record(reason)
         return REFUSED
 
-    def accept(self, headers: Mapping[str, str], body: bytes) -> Answer:
+    def accept(self, headers: Mapping[bytes, bytes], body: bytes) -> Answer:
         """Process a delivery `refuse` let through, once (blocks: DynamoDB, `process`)."""
         try:
-            payload = json.loads(body)
-        except ValueError:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
             return Answer(400, {"error": "the body is not JSON"})
-        # Signed (see app/signature.py): a replay cannot pass for a new delivery.
-        return self._once(headers[DELIVERY_ID_HEADER], payload)
+        # Signed (see app/signature.py): a replay cannot pass for a new delivery. Checked
+        # by `refuse`: ASCII letters, digits, - and _.
+        return self._once(headers[DELIVERY_ID_HEADER].decode("ascii"), payload)
 
     def _once(self, delivery_id: str, payload: Any) -> Answer:
         claim = self.store.claim(delivery_id, self.owner, self.lease_seconds)

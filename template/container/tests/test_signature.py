@@ -23,15 +23,20 @@ def check(
     delivery_id: str | None = "d-1",
     now: float = NOW,
 ) -> None:
+    """verify() with the header values as a server receives them (bytes)."""
     verify(
         keys,
         body,
-        timestamp=timestamp,
-        delivery_id=delivery_id,
-        signature=signature,
+        timestamp=raw(timestamp),
+        delivery_id=raw(delivery_id),
+        signature=raw(signature),
         now=now,
         tolerance_seconds=300,
     )
+
+
+def raw(value: str | None) -> bytes | None:
+    return None if value is None else value.encode()
 
 
 def test_the_signature_is_the_documented_hmac() -> None:
@@ -58,6 +63,10 @@ def test_any_current_secret_passes_while_rotating() -> None:
         ({"now": NOW + 301}, "tolerance"),  # too old: a replay
         ({"now": NOW - 301}, "tolerance"),  # from the future
         ({"timestamp": "yesterday"}, "integer"),
+        ({"timestamp": f" {NOW}"}, "integer"),
+        ({"timestamp": f"+{NOW}"}, "integer"),
+        ({"timestamp": "\u0661\u0667" + "\u0660" * 8}, "integer"),  # Arabic-Indic digits
+        ({"timestamp": "0" * 13}, "integer"),
         ({"timestamp": None}, "missing"),
         ({"delivery_id": ""}, "missing"),
         ({"delivery_id": "a.b"}, "delivery id"),
@@ -83,3 +92,27 @@ def test_the_digest_must_be_exact() -> None:
         check(good.upper())
     with pytest.raises(SignatureError):
         check(good[:-1])
+
+
+def test_the_timestamp_is_signed_as_sent() -> None:
+    padded = "0" + str(NOW)  # the same instant, written differently: signed differently
+    with pytest.raises(SignatureError, match="does not match"):
+        check(sign(KEY, NOW, "d-1", BODY), timestamp=padded)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"signature": b"sha256=\xff" + b"0" * 63},
+        {"delivery_id": b"d\xe9"},
+        {"timestamp": b"\xb9"},
+    ],
+)
+def test_header_bytes_that_are_not_ascii_are_refused(change: dict[str, bytes]) -> None:
+    headers = {
+        "timestamp": str(NOW).encode(),
+        "delivery_id": b"d-1",
+        "signature": sign(KEY, NOW, "d-1", BODY).encode(),
+    }
+    with pytest.raises(SignatureError):
+        verify((KEY,), BODY, now=NOW, tolerance_seconds=300, **(headers | change))

@@ -49,12 +49,13 @@ def make_receiver(handler: Handler | None = None, store: Any = None, keys: str =
 
 def delivery(
     payload: Any = None, delivery_id: str = "d-1", sent_at: float = NOW, key: str = KEY
-) -> tuple[dict[str, str], bytes]:
+) -> tuple[dict[bytes, bytes], bytes]:
+    """The headers (as ASGI gives them) and the body of a signed delivery."""
     body = json.dumps(payload if payload is not None else {"type": "ping"}).encode()
     headers = {
-        "x-signature-timestamp": str(int(sent_at)),
-        "x-delivery-id": delivery_id,
-        "x-signature": sign(key.encode(), int(sent_at), delivery_id, body),
+        b"x-signature-timestamp": b"%d" % sent_at,
+        b"x-delivery-id": delivery_id.encode(),
+        b"x-signature": sign(key.encode(), int(sent_at), delivery_id, body).encode(),
     }
     return headers, body
 
@@ -88,10 +89,10 @@ def test_another_delivery_id_is_another_delivery() -> None:
 @pytest.mark.parametrize(
     "forge",
     [
-        lambda h, b: ({**h, "x-signature": sign(b"guess", NOW, "d-1", b)}, b),
+        lambda h, b: ({**h, b"x-signature": sign(b"guess", NOW, "d-1", b).encode()}, b),
         lambda h, b: (h, b.replace(b"ping", b"pong")),
-        lambda h, b: ({**h, "x-delivery-id": "d-2"}, b),  # replay under a new id
-        lambda h, b: ({k: v for k, v in h.items() if k != "x-signature"}, b),
+        lambda h, b: ({**h, b"x-delivery-id": b"d-2"}, b),  # replay under a new id
+        lambda h, b: ({k: v for k, v in h.items() if k != b"x-signature"}, b),
     ],
 )
 def test_forged_or_altered_deliveries_are_refused_before_anything_happens(forge: Any) -> None:
@@ -133,9 +134,9 @@ def test_stale_deliveries_are_refused() -> None:
 
 def test_a_signed_body_that_is_not_json_is_400() -> None:
     headers = {
-        "x-signature-timestamp": str(int(NOW)),
-        "x-delivery-id": "d-1",
-        "x-signature": sign(KEY.encode(), int(NOW), "d-1", b"not json"),
+        b"x-signature-timestamp": b"%d" % NOW,
+        b"x-delivery-id": b"d-1",
+        b"x-signature": sign(KEY.encode(), int(NOW), "d-1", b"not json").encode(),
     }
     assert make_receiver().receive(headers, b"not json").status == 400
 
@@ -232,7 +233,7 @@ def test_deliveries_are_recorded_by_their_id_in_dynamodb() -> None:
 # --- Through the ASGI application ------------------------------------------------------
 
 
-def post(app: Any, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+def post(app: Any, headers: dict[bytes, bytes], body: bytes) -> tuple[int, Any]:
     async def run() -> tuple[int, Any]:
         sent: list[dict[str, Any]] = []
         incoming = [{"type": "http.request", "body": body, "more_body": False}]
@@ -247,7 +248,7 @@ def post(app: Any, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
             "type": "http",
             "method": "POST",
             "path": "/webhook",
-            "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+            "headers": list(headers.items()),
         }
         await app(scope, receive, send)
         return sent[0]["status"], json.loads(sent[1]["body"])
@@ -320,9 +321,9 @@ def test_refused_deliveries_are_answered_without_a_thread(
     handler = Handler()
     app = create_app(SETTINGS, receiver=make_receiver(handler))
     headers, body = delivery()
-    forged = {**headers, "x-signature": sign(b"guess", int(NOW), "d-1", body)}
+    forged = {**headers, b"x-signature": sign(b"guess", int(NOW), "d-1", body).encode()}
     assert post(app, forged, body) == (401, {"error": "invalid signature"})
-    assert post(app, {**headers, "x-signature-timestamp": str(int(NOW) - 301)}, body)[0] == 401
+    assert post(app, {**headers, b"x-signature-timestamp": b"%d" % (NOW - 301)}, body)[0] == 401
     assert hops == []
     assert post(app, headers, body) == (200, {"status": "processed"})
     assert hops == ["accept"]
@@ -341,7 +342,7 @@ def test_secrets_due_for_a_refresh_are_read_off_the_event_loop() -> None:
     receiver.secrets = Secrets(fetch, refresh_seconds=300, clock=lambda: now[0]).load()
     app = create_app(SETTINGS, receiver=receiver)
     headers, body = delivery(delivery_id="d-7")
-    forged = {**headers, "x-signature": "sha256=" + "0" * 64}
+    forged = {**headers, b"x-signature": b"sha256=" + b"0" * 64}
     assert post(app, forged, body)[0] == 401  # fresh secrets: no read
     now[0] = 300  # due: the refusal waits for the read, in a thread
     assert post(app, forged, body)[0] == 401
