@@ -4,6 +4,6 @@ The package version is the template's release: a bundled template always
 matches the git tag ``v<__version__>`` of the template repository.
 """
 
-__version__ = "0.5.1"
+__version__ = "0.6.0"
 
 __all__ = ["__version__"]
