@@ -79,6 +79,19 @@ async def exchange(port: int, text: str = TEXT) -> tuple[str, str]:
         writer.close()
 
 
+async def converse(port: int, count: int, text: str = TEXT) -> None:
+    """Send ``count`` messages one at a time, each once the one before was answered."""
+    reader, writer = await connect(port)
+    try:
+        await receive(reader)  # the welcome
+        message = frame(text)
+        for _ in range(count):
+            writer.write(message)
+            await receive(reader)
+    finally:
+        writer.close()
+
+
 async def load(port: int, seconds: float, window: int, text: str) -> Summary:
     """Keep ``window`` messages in flight for ``seconds``; the wrk script's summary."""
     reader, writer = await connect(port)

@@ -34,9 +34,11 @@ def test_the_bare_app_gives_the_generated_apps_answers_through_the_same_server(
         env = bench.production_env(workload, bench.free_port(), aws_url)
         with bench.serve(python, project, env, tmp_path / "generated.log", None, False) as server:
             generated = bench.answers(server, workload)
+            sent_one_at_a_time(server.port, workload)
         (tmp_path / "bare.py").write_text(bench.bare_app(generated))
         with bench.serve(python, project, env, tmp_path / "bare.log", None, True) as server:
             bare = bench.answers(server, workload)
+            sent_one_at_a_time(server.port, workload)
     assert bare == generated
     names = [endpoint.name for endpoint in bench.endpoints(workload)]
     assert names[0] == "GET /health"
@@ -45,3 +47,19 @@ def test_the_bare_app_gives_the_generated_apps_answers_through_the_same_server(
     # Neither server wrote a line per request: the load balancer logs every request.
     for log in ("generated.log", "bare.log"):
         assert "HTTP/1.1" not in (tmp_path / log).read_text(), log
+
+
+def sent_one_at_a_time(port: int, workload: str) -> None:
+    """--instructions' client gets each endpoint's status on one connection (it raises
+    otherwise): a count of requests that were refused by mistake would mean nothing."""
+    for endpoint in bench.endpoints(workload):
+        bench.send_sequentially(port, endpoint, 3)
+
+
+def test_the_instruction_count_is_callgrinds_total(tmp_path: Path) -> None:
+    output = tmp_path / "callgrind.out"
+    output.write_text("version: 1\ncmd: python -m app\nevents: Ir\nfl=x\n1 5\ntotals: 1234567\n")
+    assert bench.callgrind_total(output) == 1234567
+    output.write_text("version: 1\nevents: Ir\n")
+    with pytest.raises(RuntimeError, match="no totals"):
+        bench.callgrind_total(output)
