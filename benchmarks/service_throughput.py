@@ -466,22 +466,35 @@ def bare_app(answers: Answers) -> str:
     return BARE_APP.format(answers=json.dumps(answers.http), websocket=answers.websocket)
 
 
+@contextmanager
+def prepared(
+    workload: str, project: Path, python: Path, work: Path, extra: dict[str, str] | None = None
+) -> Iterator[dict[str, str]]:
+    """The servers' environment (with ``extra``), its AWS endpoint served meanwhile, and
+    bare.py in ``work``, made from the generated app's answers."""
+    with aws_endpoint(workload) as aws_url:
+        env = production_env(workload, free_port(), aws_url) | (extra or {})
+        with serve(python, project, env, log_of(work, False), None, bare=False) as server:
+            (work / "bare.py").write_text(bare_app(answers(server, workload)))
+        yield env
+
+
+def log_of(work: Path, bare: bool) -> Path:
+    return work / ("bare.log" if bare else "generated.log")
+
+
 def measure(
     workload: str, project: Path, python: Path, options: argparse.Namespace, work: Path
 ) -> list[Row]:
     """Every endpoint of one project, generated and bare alternately, --runs times each."""
     rows = []
-    with aws_endpoint(workload) as aws_url:
-        env = production_env(workload, free_port(), aws_url)
+    with prepared(workload, project, python, work) as env:
         cpu = options.server_cpu
-        with serve(python, project, env, work / "generated.log", cpu, bare=False) as server:
-            (work / "bare.py").write_text(bare_app(answers(server, workload)))
         for index, endpoint in enumerate(endpoints(workload)):
             runs: dict[bool, list[Run]] = {False: [], True: []}
             for _ in range(options.runs):
                 for bare in (False, True):
-                    log = work / ("bare.log" if bare else "generated.log")
-                    with serve(python, project, env, log, cpu, bare) as server:
+                    with serve(python, project, env, log_of(work, bare), cpu, bare) as server:
                         # Made for each run: the webhook's delivery is signed now, never
                         # so long ago that it is refused as stale (a cheaper refusal).
                         runs[bare].append(load(endpoints(workload)[index], options, work, server))
@@ -547,10 +560,7 @@ def count_instructions(workload: str, project: Path, python: Path, work: Path) -
     bare server under callgrind, each request sent after the answer to the one before.
     Deterministic to about 0.1 % (a fixed PYTHONHASHSEED), where timings vary by ±15 %."""
     rows = []
-    with aws_endpoint(workload) as aws_url:
-        env = production_env(workload, free_port(), aws_url) | {"PYTHONHASHSEED": "0"}
-        with serve(python, project, env, work / "generated.log", None, bare=False) as server:
-            (work / "bare.py").write_text(bare_app(answers(server, workload)))
+    with prepared(workload, project, python, work, {"PYTHONHASHSEED": "0"}) as env:
         # Compiled now, so that neither counted run compiles anything.
         subprocess.run([python, "-m", "compileall", "-q", project / "app", work], check=True)
         for index, endpoint in enumerate(endpoints(workload)):
@@ -560,7 +570,7 @@ def count_instructions(workload: str, project: Path, python: Path, work: Path) -
                 for count in COUNTED_REQUESTS:
                     output = work / f"callgrind-{bare}-{count}.out"
                     wrapper = ("valgrind", "--tool=callgrind", f"--callgrind-out-file={output}")
-                    log = work / ("bare.log" if bare else "generated.log")
+                    log = log_of(work, bare)
                     with serve(python, project, env, log, None, bare, wrapper) as server:
                         fresh = endpoints(workload)[index]  # the webhook's: signed now
                         send_sequentially(server.port, fresh, WARM_UP_REQUESTS + count)
@@ -619,6 +629,10 @@ def report(rows: list[Row], stacks: dict[str, str], options: argparse.Namespace)
         " runs' generated / bare req/CPU-s; latencies in ms; log/req: lines the server"
         " wrote per request."
     )
+    print_stacks(stacks)
+
+
+def print_stacks(stacks: dict[str, str]) -> None:
     for workload, installed in stacks.items():
         print(f"{workload}: {installed}")
 
@@ -636,8 +650,7 @@ def report_counted(rows: list[Counted], stacks: dict[str, str]) -> None:
         f" connection: the difference between runs of {COUNTED_REQUESTS[1]:,} and"
         f" {COUNTED_REQUESTS[0]:,} requests; ratio: bare / generated."
     )
-    for workload, installed in stacks.items():
-        print(f"{workload}: {installed}")
+    print_stacks(stacks)
 
 
 def main(argv: list[str] | None = None) -> int:
